@@ -5,7 +5,9 @@
 //! - [`credential`]: the `WetixCredential` resource, its spec and status.
 //! - [`duration`]: the Go-style duration of `spec.renewBefore`.
 //! - [`sensitive`]: the wrapper that keeps tokens and client secrets out of every log.
+//! - [`tokens`]: the token pair and its lifetimes, as plain data.
 
 pub mod credential;
 pub mod duration;
 pub mod sensitive;
+pub mod tokens;

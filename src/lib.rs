@@ -7,6 +7,7 @@
 //! - [`sensitive`]: the wrapper that keeps tokens and client secrets out of every log.
 //! - [`tokens`]: the token pair and its lifetimes, as plain data.
 
+pub mod cli;
 pub mod credential;
 pub mod duration;
 pub mod sensitive;

@@ -13,9 +13,11 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && install -D -m 0755 target/release/wetix-operator /out/wetix-operator
 
 FROM gcr.io/distroless/cc-debian12:nonroot
+# Where the source lives; CI passes the repository URL (--build-arg SOURCE_URL=...).
+ARG SOURCE_URL=""
 LABEL org.opencontainers.image.title="wetix-operator" \
       org.opencontainers.image.description="Kubernetes operator that keeps WeTix OAuth tokens fresh in Secrets" \
-      org.opencontainers.image.source="https://github.com/wetix-operator/wetix-operator" \
+      org.opencontainers.image.source="${SOURCE_URL}" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=build /out/wetix-operator /wetix-operator
 USER 65532:65532

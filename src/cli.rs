@@ -6,7 +6,11 @@ use std::net::SocketAddr;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "wetix-operator", version, about = "Keeps WeTix OAuth tokens fresh in Kubernetes Secrets")]
+#[command(
+    name = "wetix-operator",
+    version,
+    about = "Keeps WeTix OAuth tokens fresh in Kubernetes Secrets"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -31,7 +35,11 @@ pub struct RunArgs {
     pub allowed_server_urls: Vec<String>,
 
     /// Address serving /metrics, /healthz and /readyz.
-    #[arg(long, env = "WETIX_METRICS_BIND_ADDRESS", default_value = "0.0.0.0:8080")]
+    #[arg(
+        long,
+        env = "WETIX_METRICS_BIND_ADDRESS",
+        default_value = "0.0.0.0:8080"
+    )]
     pub metrics_bind_address: SocketAddr,
 
     /// Reconcile only while holding the Lease "wetix-operator".
@@ -96,17 +104,20 @@ mod tests {
             panic!("expected run")
         };
         assert_eq!(args.namespaces, ["shop", "billing"]);
-        assert_eq!(args.allowed_server_urls, ["https://a.example", "https://b.example"]);
+        assert_eq!(
+            args.allowed_server_urls,
+            ["https://a.example", "https://b.example"]
+        );
         assert_eq!(args.log_format, LogFormat::Json);
     }
 
     #[test]
     fn a_bad_value_names_the_flag() {
-        let err = Cli::try_parse_from(["wetix-operator", "run", "--log-format", "xml"]).unwrap_err();
-        assert!(err.to_string().contains("--log-format"), "{err}");
         let err =
-            Cli::try_parse_from(["wetix-operator", "run", "--metrics-bind-address", "nope"])
-                .unwrap_err();
+            Cli::try_parse_from(["wetix-operator", "run", "--log-format", "xml"]).unwrap_err();
+        assert!(err.to_string().contains("--log-format"), "{err}");
+        let err = Cli::try_parse_from(["wetix-operator", "run", "--metrics-bind-address", "nope"])
+            .unwrap_err();
         assert!(err.to_string().contains("--metrics-bind-address"), "{err}");
     }
 }

@@ -28,27 +28,11 @@ pub const SANDBOX_URL: &str = "https://sb-oauth.wetix.my";
     namespaced,
     status = "WetixCredentialStatus",
     doc = "WeTix OAuth tokens kept fresh in a managed Secret",
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
-    ),
-    printcolumn(
-        name = "Reason",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
-    ),
-    printcolumn(
-        name = "Access Expires",
-        type_ = "date",
-        json_path = ".status.accessTokenExpiresAt"
-    ),
-    printcolumn(
-        name = "Next Refresh",
-        type_ = "date",
-        json_path = ".status.nextRefreshTime"
-    ),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
+    printcolumn = r#"{"name":"Access Expires","type":"date","jsonPath":".status.accessTokenExpiresAt"}"#,
+    printcolumn = r#"{"name":"Next Refresh","type":"date","jsonPath":".status.nextRefreshTime"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct WetixCredentialSpec {
@@ -206,7 +190,10 @@ impl WetixCredential {
     pub fn secret_name(&self) -> String {
         match &self.spec.secret_name {
             Some(name) => name.clone(),
-            None => format!("{}-token", self.metadata.name.as_deref().unwrap_or_default()),
+            None => format!(
+                "{}-token",
+                self.metadata.name.as_deref().unwrap_or_default()
+            ),
         }
     }
 
@@ -271,7 +258,10 @@ mod tests {
         assert_eq!(cred.spec.server.token_path, "/auth/token");
         assert_eq!(cred.spec.server.refresh_path, "/auth/refresh");
         assert_eq!(cred.spec.client_secret_ref.client_id_key, "client_id");
-        assert_eq!(cred.spec.client_secret_ref.client_secret_key, "client_secret");
+        assert_eq!(
+            cred.spec.client_secret_ref.client_secret_key,
+            "client_secret"
+        );
         assert_eq!(cred.spec.renew_before_percentage, 33);
         assert_eq!(cred.spec.deletion_policy, DeletionPolicy::Delete);
         assert!(!cred.spec.suspend);
@@ -284,12 +274,24 @@ mod tests {
         let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
         let props = &spec["properties"];
         assert_eq!(props["renewBeforePercentage"]["default"], 33);
-        assert_eq!(props["renewBeforePercentage"]["minimum"].as_f64(), Some(1.0));
-        assert_eq!(props["renewBeforePercentage"]["maximum"].as_f64(), Some(99.0));
+        assert_eq!(
+            props["renewBeforePercentage"]["minimum"].as_f64(),
+            Some(1.0)
+        );
+        assert_eq!(
+            props["renewBeforePercentage"]["maximum"].as_f64(),
+            Some(99.0)
+        );
         assert_eq!(props["deletionPolicy"]["default"], "Delete");
         assert_eq!(props["suspend"]["default"], false);
-        assert_eq!(props["server"]["properties"]["tokenPath"]["default"], "/auth/token");
-        assert_eq!(props["server"]["properties"]["refreshPath"]["default"], "/auth/refresh");
+        assert_eq!(
+            props["server"]["properties"]["tokenPath"]["default"],
+            "/auth/token"
+        );
+        assert_eq!(
+            props["server"]["properties"]["refreshPath"]["default"],
+            "/auth/refresh"
+        );
         assert_eq!(
             props["clientSecretRef"]["properties"]["clientIdKey"]["default"],
             "client_id"
@@ -314,8 +316,18 @@ mod tests {
             .iter()
             .map(|c| c.name.clone())
             .collect();
-        assert_eq!(columns, ["Ready", "Reason", "Access Expires", "Next Refresh", "Age"]);
-        assert!(crd.spec.versions[0].subresources.as_ref().unwrap().status.is_some());
+        assert_eq!(
+            columns,
+            ["Ready", "Reason", "Access Expires", "Next Refresh", "Age"]
+        );
+        assert!(
+            crd.spec.versions[0]
+                .subresources
+                .as_ref()
+                .unwrap()
+                .status
+                .is_some()
+        );
     }
 
     #[test]

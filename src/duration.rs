@@ -120,8 +120,8 @@ mod tests {
     fn the_schema_pattern_agrees_with_the_parser_on_common_values() {
         let pattern = GO_DURATION_PATTERN;
         assert!(pattern.starts_with('^') && pattern.ends_with('$'));
-        let schema = serde_json::to_value(GoDuration::json_schema(&mut SchemaGenerator::default()))
-            .unwrap();
+        let schema =
+            serde_json::to_value(GoDuration::json_schema(&mut SchemaGenerator::default())).unwrap();
         assert_eq!(schema["pattern"], pattern);
         assert_eq!(schema["type"], "string");
     }

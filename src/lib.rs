@@ -5,10 +5,37 @@
 //! - [`credential`]: the `WetixCredential` resource, its spec and status.
 //! - [`duration`]: the Go-style duration of `spec.renewBefore`.
 //! - [`sensitive`]: the wrapper that keeps tokens and client secrets out of every log.
+//! - [`endpoint`]: which WeTix server a credential may call.
+//! - [`client_secret`]: the client id and secret read from the referenced Secret.
 //! - [`tokens`]: the token pair and its lifetimes, as plain data.
+//! - [`oauth`]: the call to WeTix, and what its answer (or failure) means.
+//! - [`schedule`]: when to renew a token, and how long to wait after a failure.
+//! - [`plan`]: keep, request or wait: the decision of one reconcile.
+//! - [`managed_secret`]: the Secret workloads mount, built from the tokens and read back.
+//! - [`status`]: what the credential's status says afterwards.
+//! - [`reconcile`]: the one place the steps run in order.
+//! - [`triggers`]: which credentials a Secret change concerns.
+//! - [`controller`]: the watches feeding `reconcile`.
+//! - [`metrics`]: the Prometheus metrics.
+//! - [`cli`] and [`run`]: the command line and the process around the controller.
 
 pub mod cli;
+pub mod client_secret;
+pub mod controller;
 pub mod credential;
 pub mod duration;
+pub mod endpoint;
+pub mod managed_secret;
+pub mod metrics;
+pub mod oauth;
+pub mod plan;
+pub mod reconcile;
+pub mod run;
+pub mod schedule;
 pub mod sensitive;
+pub mod status;
 pub mod tokens;
+pub mod triggers;
+
+#[cfg(test)]
+mod fixtures;

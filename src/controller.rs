@@ -1,0 +1,138 @@
+//! Wiring: which objects are watched, and how their changes reach `reconcile`.
+//!
+//! - WetixCredentials: the controller's own watch, cached (managed fields dropped).
+//! - Secrets: one metadata-only watch, uncached; each change is mapped to the credentials it
+//!   concerns (`triggers`). Secret data is never cached: reconcile reads the few Secrets it
+//!   needs by name.
+//!
+//! One controller runs per watched namespace (or one for all namespaces), so a namespaced
+//! install needs no cluster-wide permission.
+
+use std::{sync::Arc, time::Duration};
+
+use futures::{StreamExt, future::Shared};
+use k8s_openapi::api::core::v1::Secret;
+use kube::{
+    Api, ResourceExt,
+    core::PartialObjectMeta,
+    runtime::{
+        WatchStreamExt,
+        controller::{Action, Controller},
+        reflector::{self},
+        watcher,
+    },
+};
+use tracing::{info, warn};
+
+use crate::{
+    credential::WetixCredential,
+    reconcile::{self, Context, Error, error_chain},
+    triggers,
+};
+
+/// How soon a reconcile that failed on the Kubernetes side is tried again. Short: new tokens
+/// may be waiting in memory to be written.
+const API_ERROR_RETRY: Duration = Duration::from_secs(5);
+
+/// Runs until `shutdown` completes; `on_ready` is called once every cache has synced.
+pub async fn run(
+    ctx: Arc<Context>,
+    namespaces: &[String],
+    shutdown: Shared<futures::future::BoxFuture<'static, ()>>,
+    on_ready: impl Fn() + Send + Sync + 'static,
+) {
+    let scopes: Vec<Option<String>> = if namespaces.is_empty() {
+        vec![None]
+    } else {
+        namespaces.iter().cloned().map(Some).collect()
+    };
+    let on_ready = Arc::new(on_ready);
+    let pending = Arc::new(std::sync::atomic::AtomicUsize::new(scopes.len()));
+    let runs = scopes.into_iter().map(|namespace| {
+        let ctx = ctx.clone();
+        let shutdown = shutdown.clone();
+        let on_ready = on_ready.clone();
+        let pending = pending.clone();
+        async move {
+            let (reader, writer) = reflector::store();
+            let api = scoped::<WetixCredential>(&ctx.client, namespace.as_deref());
+            let metrics = ctx.metrics.clone();
+            let forget_ctx = ctx.clone();
+            let credentials = watcher(api, watcher::Config::default().any_semantic())
+                .default_backoff()
+                .modify(|c| c.managed_fields_mut().clear())
+                .reflect(writer)
+                .inspect(move |event| {
+                    if let Ok(watcher::Event::Delete(gone)) = event {
+                        metrics.forget(&gone.namespace().unwrap_or_default(), &gone.name_any());
+                        if let Some(uid) = gone.uid() {
+                            forget_ctx.forget(&uid);
+                        }
+                    }
+                })
+                .touched_objects();
+            let store = reader.clone();
+            let ready_store = reader.clone();
+            tokio::spawn(async move {
+                if ready_store.wait_until_ready().await.is_ok()
+                    && pending.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1
+                {
+                    on_ready();
+                }
+            });
+            let secrets = scoped::<PartialObjectMeta<Secret>>(&ctx.client, namespace.as_deref());
+            Controller::for_stream(credentials, reader)
+                .watches(
+                    secrets,
+                    watcher::Config::default().any_semantic(),
+                    move |secret| {
+                        triggers::credentials_for_secret(
+                            store.state().iter().map(|c| c.as_ref()),
+                            &secret,
+                        )
+                    },
+                )
+                .graceful_shutdown_on(shutdown)
+                .run(reconcile_measured, error_policy, ctx)
+                .for_each(|result| async move {
+                    if let Err(error) = result {
+                        warn!(error = %error_chain(&error), "controller");
+                    }
+                })
+                .await;
+        }
+    });
+    futures::future::join_all(runs).await;
+    info!("controller stopped");
+}
+
+fn scoped<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+async fn reconcile_measured(
+    credential: Arc<WetixCredential>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let started = std::time::Instant::now();
+    let result = reconcile::reconcile(credential, ctx.clone()).await;
+    ctx.metrics.reconciled(result.is_ok(), started.elapsed());
+    result
+}
+
+fn error_policy(credential: Arc<WetixCredential>, error: &Error, _: Arc<Context>) -> Action {
+    warn!(
+        namespace = credential.namespace().unwrap_or_default(),
+        name = credential.name_any(),
+        reason = error.reason(),
+        error = %error_chain(error),
+        "reconcile failed"
+    );
+    Action::requeue(API_ERROR_RETRY)
+}

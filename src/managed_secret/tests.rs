@@ -1,0 +1,179 @@
+use super::*;
+use crate::fixtures::*;
+
+fn stored() -> StoredTokens {
+    StoredTokens {
+        pair: pair("2026-11-25T10:00:00Z", 5_184_000, 31_536_000),
+        issued_for: "00112233aabbccdd".into(),
+    }
+}
+
+fn data_text(secret: &Secret, key: &str) -> String {
+    String::from_utf8(secret.data.as_ref().unwrap()[key].0.clone()).unwrap()
+}
+
+#[test]
+fn the_secret_carries_every_contract_key_label_and_annotation() {
+    let secret = desired(&credential(), &stored());
+    assert_eq!(secret.metadata.name.as_deref(), Some("ticketing-token"));
+    assert_eq!(secret.metadata.namespace.as_deref(), Some("shop"));
+    assert_eq!(secret.type_.as_deref(), Some("Opaque"));
+    assert_eq!(
+        data_text(&secret, "access_token"),
+        "access-2026-11-25T10:00:00Z"
+    );
+    assert_eq!(
+        data_text(&secret, "refresh_token"),
+        "refresh-2026-11-25T10:00:00Z"
+    );
+    assert_eq!(data_text(&secret, "token_type"), "Bearer");
+    assert_eq!(
+        data_text(&secret, "authorization"),
+        "Bearer access-2026-11-25T10:00:00Z"
+    );
+    assert_eq!(data_text(&secret, "expires_at"), "2027-01-24T10:00:00Z");
+    assert_eq!(
+        data_text(&secret, "refresh_token_expires_at"),
+        "2027-11-25T10:00:00Z"
+    );
+    let labels = secret.labels();
+    assert_eq!(labels["app.kubernetes.io/managed-by"], "wetix-operator");
+    assert_eq!(labels["wetix.my/credential"], "ticketing");
+    let annotations = secret.annotations();
+    assert_eq!(
+        annotations["wetix.my/access-token-expires-at"],
+        "2027-01-24T10:00:00Z"
+    );
+    assert_eq!(
+        annotations["wetix.my/refresh-token-expires-at"],
+        "2027-11-25T10:00:00Z"
+    );
+    assert_eq!(annotations["wetix.my/refreshed-at"], "2026-11-25T10:00:00Z");
+}
+
+#[test]
+fn delete_policy_owns_the_secret_and_retain_does_not() {
+    let owned = desired(&credential(), &stored());
+    let owner = &owned.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!(owner.kind, "WetixCredential");
+    assert_eq!(owner.uid, "0b5e3c1e-5d6a-4f6e-9c38-2f1a7c9d4e11");
+    assert_eq!(owner.controller, Some(true));
+    assert!(
+        desired(&credential().retained(), &stored())
+            .metadata
+            .owner_references
+            .is_none()
+    );
+}
+
+#[test]
+fn template_labels_and_annotations_are_added_but_never_override_ours() {
+    let mut cred = credential();
+    cred.spec.secret_template = Some(crate::credential::SecretTemplate {
+        labels: [
+            ("team".into(), "shop".into()),
+            ("wetix.my/credential".into(), "x".into()),
+        ]
+        .into(),
+        annotations: [("note".into(), "hi".into())].into(),
+    });
+    let secret = desired(&cred, &stored());
+    assert_eq!(secret.labels()["team"], "shop");
+    assert_eq!(secret.labels()["wetix.my/credential"], "ticketing");
+    assert_eq!(secret.annotations()["note"], "hi");
+}
+
+#[test]
+fn tokens_read_back_from_the_secret_are_the_ones_written() {
+    let cred = credential();
+    let secret = desired(&cred, &stored());
+    assert_eq!(inspect(Some(&secret), &cred), Existing::Valid(stored()));
+}
+
+#[test]
+fn a_secret_without_our_labels_or_owned_by_another_object_is_foreign() {
+    let cred = credential();
+    let mut theirs = desired(&cred, &stored());
+    theirs.metadata.labels = None;
+    assert_eq!(inspect(Some(&theirs), &cred), Existing::Foreign);
+
+    let other = credential().with_uid("another-uid");
+    let owned_by_other = desired(&other, &stored());
+    assert_eq!(inspect(Some(&owned_by_other), &cred), Existing::Foreign);
+
+    let retained_leftover = desired(&credential().retained(), &stored());
+    assert!(is_managed_by(&retained_leftover, &cred));
+    assert_eq!(inspect(None, &cred), Existing::Missing);
+}
+
+#[test]
+fn an_edited_or_removed_token_makes_the_secret_damaged() {
+    let cred = credential();
+    let mut edited = desired(&cred, &stored());
+    edited
+        .data
+        .as_mut()
+        .unwrap()
+        .insert("access_token".into(), ByteString(b"tampered".to_vec()));
+    assert_eq!(inspect(Some(&edited), &cred), Existing::Damaged);
+
+    let mut removed = desired(&cred, &stored());
+    removed.data.as_mut().unwrap().remove("refresh_token");
+    assert_eq!(inspect(Some(&removed), &cred), Existing::Damaged);
+}
+
+#[test]
+fn needs_update_sees_our_fields_but_ignores_keys_others_added() {
+    let cred = credential();
+    let want = desired(&cred, &stored());
+    let mut have = want.clone();
+    assert!(!needs_update(&have, &want));
+
+    have.data
+        .as_mut()
+        .unwrap()
+        .insert("extra".into(), ByteString(b"theirs".to_vec()));
+    have.metadata
+        .labels
+        .as_mut()
+        .unwrap()
+        .insert("other".into(), "x".into());
+    assert!(!needs_update(&have, &want));
+
+    have.data.as_mut().unwrap().insert(
+        "expires_at".into(),
+        ByteString(b"2030-01-01T00:00:00Z".to_vec()),
+    );
+    assert!(needs_update(&have, &want));
+
+    let mut unowned = want.clone();
+    unowned.metadata.owner_references = None;
+    assert!(needs_update(&unowned, &want));
+}
+
+#[test]
+fn issued_for_changes_with_the_client_secret_or_server_and_hides_both() {
+    let endpoint = Endpoint {
+        base_url: "https://sb-oauth.wetix.my".into(),
+        token_path: "/auth/token".into(),
+        refresh_path: "/auth/refresh".into(),
+    };
+    let creds = ClientCredentials {
+        client_id: "id".into(),
+        client_secret: Sensitive::new("secret-one"),
+    };
+    let a = issued_for(&endpoint, &creds);
+    assert_eq!(a.len(), 16);
+    assert!(!a.contains("secret"));
+    let rotated = ClientCredentials {
+        client_secret: Sensitive::new("secret-two"),
+        ..creds.clone()
+    };
+    assert_ne!(a, issued_for(&endpoint, &rotated));
+    let moved = Endpoint {
+        base_url: "https://oauth.wetix.my".into(),
+        ..endpoint.clone()
+    };
+    assert_ne!(a, issued_for(&moved, &creds));
+    assert_eq!(a, issued_for(&endpoint, &creds));
+}

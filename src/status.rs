@@ -1,0 +1,225 @@
+//! What the credential's status says after a reconcile: built whole, as a value, from the
+//! previous status and the outcome, then written in one call. Pure.
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+use crate::{
+    credential::WetixCredentialStatus, managed_secret::StoredTokens, managed_secret::rfc3339,
+};
+
+/// Every reason the Ready condition, the Events and the metrics use. One place, bounded set.
+pub mod reasons {
+    pub const TOKEN_ISSUED: &str = "TokenIssued";
+    pub const TOKEN_REFRESHED: &str = "TokenRefreshed";
+    /// Valid tokens are in place and nothing had to be requested.
+    pub const TOKEN_VALID: &str = "TokenValid";
+    pub const CLIENT_SECRET_NOT_FOUND: &str = "ClientSecretNotFound";
+    pub const CLIENT_SECRET_KEY_MISSING: &str = "ClientSecretKeyMissing";
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+    pub const SERVER_NOT_ALLOWED: &str = "ServerNotAllowed";
+    pub const INVALID_CLIENT: &str = "InvalidClient";
+    pub const SERVER_UNAVAILABLE: &str = "ServerUnavailable";
+    pub const INVALID_SERVER_RESPONSE: &str = "InvalidServerResponse";
+    pub const REAUTHORIZATION_REQUIRED: &str = "ReauthorizationRequired";
+    pub const SECRET_CONFLICT: &str = "SecretConflict";
+    pub const SUSPENDED: &str = "Suspended";
+    /// The Kubernetes API refused or failed a write; retried.
+    pub const KUBERNETES_API_ERROR: &str = "KubernetesApiError";
+}
+
+pub const READY: &str = "Ready";
+
+/// How this reconcile ended, as far as the status is concerned.
+#[derive(Debug, Clone, Copy)]
+pub enum Outcome<'a> {
+    /// New tokens were obtained and written. `reason` is TokenIssued or TokenRefreshed.
+    Renewed {
+        tokens: &'a StoredTokens,
+        reason: &'static str,
+    },
+    /// The tokens in the Secret are valid and were kept.
+    Kept { tokens: &'a StoredTokens },
+    /// Something failed. `tokens` are what the Secret still holds, untouched.
+    Failed {
+        reason: &'static str,
+        message: &'a str,
+        tokens: Option<&'a StoredTokens>,
+        /// A failed token request (counted for backoff), rather than bad input.
+        attempt: bool,
+    },
+    /// Backing off after a failed request: the Ready condition stays as the failure left it.
+    Waiting { tokens: Option<&'a StoredTokens> },
+    /// `spec.suspend`: no calls; the Secret is left as it is.
+    Suspended { tokens: Option<&'a StoredTokens> },
+}
+
+/// Everything the status needs besides the outcome.
+#[derive(Debug, Clone)]
+pub struct Context<'a> {
+    pub previous: Option<&'a WetixCredentialStatus>,
+    pub generation: Option<i64>,
+    pub secret_name: String,
+    pub next_refresh: Option<Timestamp>,
+    /// The value of `wetix.my/refresh-requested-at` handled so far.
+    pub last_refresh_request: String,
+    pub now: Timestamp,
+}
+
+/// The whole status after a reconcile.
+pub fn next_status(context: &Context<'_>, outcome: Outcome<'_>) -> WetixCredentialStatus {
+    let previous = context.previous.cloned().unwrap_or_default();
+    let (ready, reason, message, tokens) = match outcome {
+        Outcome::Renewed { tokens, reason } => {
+            ("True", reason, valid_message(tokens), Some(tokens))
+        }
+        Outcome::Kept { tokens } => {
+            let reason = match previous_ready(&previous) {
+                Some(c) if c.status == "True" => reason_of(&c.reason),
+                _ => reasons::TOKEN_VALID,
+            };
+            ("True", reason, valid_message(tokens), Some(tokens))
+        }
+        Outcome::Failed {
+            reason,
+            message,
+            tokens,
+            ..
+        } => (
+            "False",
+            reason,
+            failed_message(message, tokens, context.now),
+            tokens,
+        ),
+        Outcome::Waiting { tokens } => match previous_ready(&previous) {
+            Some(c) => (
+                if c.status == "True" { "True" } else { "False" },
+                failure_reason(&c.reason),
+                c.message.clone(),
+                tokens,
+            ),
+            None => (
+                "Unknown",
+                reasons::SERVER_UNAVAILABLE,
+                String::new(),
+                tokens,
+            ),
+        },
+        Outcome::Suspended { tokens } => (
+            "False",
+            reasons::SUSPENDED,
+            "spec.suspend is true: no calls to WeTix, the Secret is left as it is".to_owned(),
+            tokens,
+        ),
+    };
+
+    let (failed_attempts, last_failure_time) = match outcome {
+        Outcome::Failed { attempt: true, .. } => (
+            previous.failed_attempts.saturating_add(1),
+            Some(Time(context.now)),
+        ),
+        Outcome::Failed { attempt: false, .. }
+        | Outcome::Suspended { .. }
+        | Outcome::Waiting { .. } => (previous.failed_attempts, previous.last_failure_time.clone()),
+        Outcome::Renewed { .. } | Outcome::Kept { .. } => (0, None),
+    };
+
+    let last_refresh_time = match outcome {
+        Outcome::Renewed { tokens, .. } => Some(Time(seconds(tokens.pair.access.issued_at))),
+        _ => previous.last_refresh_time.clone(),
+    };
+
+    WetixCredentialStatus {
+        observed_generation: context.generation,
+        conditions: vec![ready_condition(
+            previous_ready(&previous),
+            ready,
+            reason,
+            message,
+            context,
+        )],
+        secret_name: Some(context.secret_name.clone()),
+        access_token_expires_at: tokens.map(|t| Time(seconds(t.pair.access.expires_at))),
+        refresh_token_expires_at: tokens.map(|t| Time(seconds(t.pair.refresh.expires_at))),
+        last_refresh_time,
+        next_refresh_time: context.next_refresh.map(|t| Time(seconds(t))),
+        failed_attempts,
+        last_failure_time,
+        last_refresh_request: context.last_refresh_request.clone(),
+        token_fingerprint: tokens.map(|t| t.pair.fingerprint()),
+    }
+}
+
+fn previous_ready(status: &WetixCredentialStatus) -> Option<&Condition> {
+    status.conditions.iter().find(|c| c.type_ == READY)
+}
+
+/// Maps a stored reason back onto the bounded set, so no free text ever flows on.
+fn reason_of(stored: &str) -> &'static str {
+    match stored {
+        reasons::TOKEN_ISSUED => reasons::TOKEN_ISSUED,
+        reasons::TOKEN_REFRESHED => reasons::TOKEN_REFRESHED,
+        _ => reasons::TOKEN_VALID,
+    }
+}
+
+/// Maps a stored failure reason back onto the bounded set.
+fn failure_reason(stored: &str) -> &'static str {
+    [
+        reasons::INVALID_CLIENT,
+        reasons::REAUTHORIZATION_REQUIRED,
+        reasons::INVALID_SERVER_RESPONSE,
+        reasons::SERVER_UNAVAILABLE,
+    ]
+    .into_iter()
+    .find(|r| *r == stored)
+    .unwrap_or(reasons::SERVER_UNAVAILABLE)
+}
+
+/// The Ready condition; its lastTransitionTime moves only when its status changes.
+fn ready_condition(
+    previous: Option<&Condition>,
+    status: &str,
+    reason: &str,
+    message: String,
+    context: &Context<'_>,
+) -> Condition {
+    let last_transition_time = match previous {
+        Some(p) if p.status == status => p.last_transition_time.clone(),
+        _ => Time(seconds(context.now)),
+    };
+    Condition {
+        type_: READY.into(),
+        status: status.into(),
+        reason: reason.into(),
+        message,
+        last_transition_time,
+        observed_generation: context.generation,
+    }
+}
+
+fn valid_message(tokens: &StoredTokens) -> String {
+    format!(
+        "access token valid until {}, refresh token until {}",
+        rfc3339(tokens.pair.access.expires_at),
+        rfc3339(tokens.pair.refresh.expires_at)
+    )
+}
+
+fn failed_message(message: &str, tokens: Option<&StoredTokens>, now: Timestamp) -> String {
+    match tokens {
+        Some(t) if !t.pair.access.is_expired(now) => format!(
+            "{message}; the Secret keeps the current access token, valid until {}",
+            rfc3339(t.pair.access.expires_at)
+        ),
+        _ => message.to_owned(),
+    }
+}
+
+/// Whole seconds: the precision of every time in status.
+fn seconds(t: Timestamp) -> Timestamp {
+    Timestamp::from_second(t.as_second()).unwrap_or(t)
+}
+
+#[cfg(test)]
+mod tests;

@@ -401,6 +401,7 @@ async fn url_has_no_trailing_slash_and_shutdown_stops_accepting() {
     loop {
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(0)
+            .timeout(Duration::from_millis(500))
             .build()
             .unwrap();
         if client.get(format!("{url}/healthz")).send().await.is_err() {

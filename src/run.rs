@@ -10,7 +10,7 @@ use std::{
 };
 
 use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
-use futures::FutureExt;
+use futures::{FutureExt, future::BoxFuture};
 use kube::runtime::events::{Recorder, Reporter};
 use tracing::info;
 
@@ -18,7 +18,7 @@ use crate::{
     cli::{LogFormat, RunArgs},
     controller,
     metrics::Metrics,
-    oauth::{HttpTokenIssuer, OAuthError},
+    oauth::{HttpTokenIssuer, OAuthError, TokenIssuer},
     reconcile::Context,
 };
 
@@ -50,6 +50,17 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         .await
         .map_err(RunError::KubeConfig)?;
     let issuer = Arc::new(HttpTokenIssuer::new().map_err(RunError::HttpClient)?);
+    run_with(args, client, issuer, shutdown_signal().boxed()).await
+}
+
+/// Runs the operator with a given Kubernetes client and WeTix client until `shutdown`
+/// completes. Logging is the caller's.
+pub async fn run_with(
+    args: RunArgs,
+    client: kube::Client,
+    issuer: Arc<dyn TokenIssuer>,
+    shutdown: BoxFuture<'static, ()>,
+) -> Result<(), RunError> {
     let metrics = Arc::new(Metrics::default());
     let ready = Arc::new(AtomicBool::new(false));
 
@@ -79,9 +90,8 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         Recorder::new(client, reporter),
         metrics,
     ));
-    let shutdown = shutdown_signal().boxed().shared();
     info!(namespaces = ?args.namespaces, "starting");
-    controller::run(ctx, &args.namespaces, shutdown, move || {
+    controller::run(ctx, &args.namespaces, shutdown.shared(), move || {
         ready.store(true, Ordering::SeqCst);
         info!("caches synced; ready");
     })

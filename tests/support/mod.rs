@@ -1,0 +1,315 @@
+//! A whole local stack for end-to-end tests: the Kubernetes API emulator with the CRD, the
+//! fake WeTix server, and the real `wetix-operator` binary started against both.
+
+#![allow(dead_code)]
+
+use std::{
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use fake_wetix::{FakeWetix, Settings};
+use k8s_openapi::{ByteString, api::core::v1::Secret};
+use kube::{
+    Api, Client, ResourceExt,
+    api::{ObjectMeta, Patch, PatchParams, PostParams},
+};
+use kube_emulator::Emulator;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use wetix_operator::credential::WetixCredential;
+
+pub const NS: &str = "shop";
+pub const CLIENT_ID: &str = "shop-client";
+pub const CLIENT_SECRET: &str = "cl1ent-s3cret-value";
+
+/// Every wait in these tests is bounded by this.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+pub struct Stack {
+    pub emulator: Emulator,
+    pub wetix: FakeWetix,
+    pub client: Client,
+    dir: tempdir::Dir,
+    operator: Option<Operator>,
+    logs: Arc<Mutex<String>>,
+    extra_args: Vec<String>,
+    pub metrics_port: u16,
+}
+
+struct Operator {
+    child: tokio::process::Child,
+}
+
+mod tempdir {
+    /// A directory removed on drop.
+    pub struct Dir(pub std::path::PathBuf);
+    impl Dir {
+        pub fn new() -> Self {
+            let path = std::env::temp_dir().join(format!("wetix-e2e-{}", uuid()));
+            std::fs::create_dir_all(&path).expect("creating a temp dir");
+            Self(path)
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    fn uuid() -> String {
+        use std::time::{SystemTime, UNIX_EPOCH};
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        format!("{}-{nanos}", std::process::id())
+    }
+}
+
+impl Stack {
+    /// Emulator with the CRD, fake WeTix with one client and the given lifetimes (seconds).
+    pub async fn start(access_secs: u64, refresh_secs: u64) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let emulator = Emulator::start().await.expect("emulator starts");
+        let crd: Value =
+            serde_json::to_value(<WetixCredential as kube::CustomResourceExt>::crd()).unwrap();
+        emulator.install_crd(crd);
+        let wetix = FakeWetix::start(Settings {
+            access_lifetime: Duration::from_secs(access_secs),
+            refresh_lifetime: Duration::from_secs(refresh_secs),
+            ..Settings::default()
+        })
+        .await
+        .expect("fake WeTix starts");
+        wetix.add_client(CLIENT_ID, CLIENT_SECRET);
+        let mut config = kube::Config::new(emulator.url().parse().unwrap());
+        config.default_namespace = NS.into();
+        let client = Client::try_from(config).expect("client");
+        Self {
+            emulator,
+            wetix,
+            client,
+            dir: tempdir::Dir::new(),
+            operator: None,
+            logs: Arc::default(),
+            extra_args: vec![],
+            metrics_port: 0,
+        }
+    }
+
+    /// Extra flags for the operator process.
+    pub fn with_args(mut self, args: &[&str]) -> Self {
+        self.extra_args = args.iter().map(|a| a.to_string()).collect();
+        self
+    }
+
+    /// Starts the real binary with a kubeconfig for the emulator.
+    pub async fn start_operator(&mut self) {
+        let kubeconfig = self.dir.0.join("kubeconfig");
+        std::fs::write(&kubeconfig, self.emulator.kubeconfig_yaml(NS)).unwrap();
+        let port = free_port();
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_wetix-operator"))
+            .arg("run")
+            .arg("--allowed-server-urls")
+            .arg(self.wetix.url())
+            .arg("--metrics-bind-address")
+            .arg(format!("127.0.0.1:{port}"))
+            .args(&self.extra_args)
+            .env("KUBECONFIG", &kubeconfig)
+            .env("RUST_LOG", "info,wetix_operator=debug")
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the operator binary starts");
+        for stream in [
+            Box::new(child.stderr.take().unwrap()) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+            Box::new(child.stdout.take().unwrap()),
+        ] {
+            let logs = self.logs.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stream).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    logs.lock().unwrap().push_str(&line);
+                    logs.lock().unwrap().push('\n');
+                }
+            });
+        }
+        self.operator = Some(Operator { child });
+        self.metrics_port = port;
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub async fn stop_operator(&mut self) -> std::process::ExitStatus {
+        let mut operator = self.operator.take().expect("operator running");
+        let pid = operator.child.id().expect("pid") as i32;
+        // SAFETY: plain kill(2) on our own child.
+        unsafe { libc_kill(pid, 15) };
+        tokio::time::timeout(WAIT, operator.child.wait())
+            .await
+            .expect("operator stops within the wait")
+            .expect("wait")
+    }
+
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+
+    pub fn secrets(&self) -> Api<Secret> {
+        Api::namespaced(self.client.clone(), NS)
+    }
+
+    pub fn credentials(&self) -> Api<WetixCredential> {
+        Api::namespaced(self.client.clone(), NS)
+    }
+
+    /// Creates or replaces the client Secret.
+    pub async fn put_client_secret(&self, name: &str, id: &str, secret: &str) {
+        let body = Secret {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some(NS.into()),
+                ..ObjectMeta::default()
+            },
+            data: Some(
+                [
+                    ("client_id".to_string(), ByteString(id.as_bytes().to_vec())),
+                    (
+                        "client_secret".to_string(),
+                        ByteString(secret.as_bytes().to_vec()),
+                    ),
+                ]
+                .into(),
+            ),
+            ..Secret::default()
+        };
+        self.secrets()
+            .patch(
+                name,
+                &PatchParams::apply("e2e-test").force(),
+                &Patch::Apply(&body),
+            )
+            .await
+            .expect("client Secret written");
+    }
+
+    /// Creates a WetixCredential pointing at the fake WeTix server; `spec` is merged over a
+    /// minimal spec.
+    pub async fn create_credential(&self, name: &str, spec: Value) -> WetixCredential {
+        let mut body = json!({
+            "apiVersion": "wetix.my/v1alpha1",
+            "kind": "WetixCredential",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {
+                "server": {"environment": "Sandbox", "url": self.wetix.url()},
+                "clientSecretRef": {"name": "wetix-client"},
+            }
+        });
+        merge(&mut body["spec"], spec);
+        let credential: WetixCredential = serde_json::from_value(body).unwrap();
+        self.credentials()
+            .create(&PostParams::default(), &credential)
+            .await
+            .expect("credential created")
+    }
+
+    /// Waits until the credential satisfies `ok`, returning it.
+    pub async fn wait_for(
+        &self,
+        name: &str,
+        what: &str,
+        ok: impl Fn(&WetixCredential) -> bool,
+    ) -> WetixCredential {
+        let api = self.credentials();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Ok(Some(credential)) = api.get_opt(name).await
+                && ok(&credential)
+            {
+                return credential;
+            }
+            if tokio::time::Instant::now() > deadline {
+                let last = api.get_opt(name).await.ok().flatten();
+                panic!(
+                    "timed out waiting for {name}: {what}\nlast status: {}\noperator log:\n{}",
+                    serde_json::to_string_pretty(&last.and_then(|c| c.status)).unwrap(),
+                    self.logs()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn wait_ready(&self, name: &str, reason: &str) -> WetixCredential {
+        self.wait_for(name, &format!("Ready=True/{reason}"), |c| {
+            ready_is(c, "True", reason)
+        })
+        .await
+    }
+
+    pub async fn wait_not_ready(&self, name: &str, reason: &str) -> WetixCredential {
+        self.wait_for(name, &format!("Ready=False/{reason}"), |c| {
+            ready_is(c, "False", reason)
+        })
+        .await
+    }
+
+    /// The managed Secret's data as text.
+    pub async fn secret_data(&self, name: &str) -> std::collections::BTreeMap<String, String> {
+        let secret = self
+            .secrets()
+            .get(name)
+            .await
+            .expect("managed Secret exists");
+        secret
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, String::from_utf8(v.0).unwrap()))
+            .collect()
+    }
+
+    /// All Events in the namespace, as JSON text.
+    pub async fn events_text(&self) -> String {
+        let api: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(self.client.clone(), NS);
+        let list = api.list(&Default::default()).await.expect("events list");
+        serde_json::to_string(&list.items).unwrap()
+    }
+}
+
+pub fn ready_is(credential: &WetixCredential, status: &str, reason: &str) -> bool {
+    credential
+        .ready_condition()
+        .is_some_and(|c| c.status == status && c.reason == reason)
+}
+
+pub fn annotation(credential: &WetixCredential, key: &str) -> Option<String> {
+    credential.annotations().get(key).cloned()
+}
+
+fn merge(base: &mut Value, patch: Value) {
+    match (base, patch) {
+        (Value::Object(base), Value::Object(patch)) => {
+            for (k, v) in patch {
+                merge(base.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (base, patch) => *base = patch,
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, signal: i32) -> i32;
+}

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import REPO
 
 DOCKERFILE = REPO / "Dockerfile"
@@ -33,8 +35,21 @@ def instructions() -> list[tuple[str, str]]:
     return out
 
 
-def test_dockerfile_passes_hadolint():
-    done = subprocess.run([tool("hadolint"), str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
+def dockerfiles() -> list[str]:
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "Dockerfile", "*/Dockerfile"],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    ).stdout.split()
+    return sorted(set(listed))
+
+
+def test_the_e2e_images_have_dockerfiles():
+    assert {"Dockerfile", "dev/fake-wetix/Dockerfile"} <= set(dockerfiles())
+
+
+@pytest.mark.parametrize("dockerfile", dockerfiles())
+def test_dockerfile_passes_hadolint(dockerfile):
+    done = subprocess.run([tool("hadolint"), dockerfile], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

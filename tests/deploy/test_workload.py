@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -259,3 +260,30 @@ def test_kind_e2e_script_checks_every_key_of_the_managed_secret():
 def test_kubectl_kustomize_builds_the_top_level_deploy_directory():
     done = subprocess.run(["kubectl", "kustomize", str(REPO / "deploy")], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def declares_flag(rust_source: str, flag: str) -> bool:
+    """Whether a clap derive in `rust_source` declares `--flag` (by field name or long = ...)."""
+    name = flag.removeprefix("--").split("=", 1)[0]
+    return f'long = "{name}"' in rust_source or re.search(rf"\b{name.replace('-', '_')}:", rust_source) is not None
+
+
+@pytest.mark.parametrize("output", ALL)
+def test_operator_flags_and_env_vars_exist_in_the_command_line(all_outputs, output):
+    cli = (REPO / "src" / "cli.rs").read_text()
+    operator = container(all_outputs[output].one("Deployment"), "wetix-operator")
+    assert operator["args"][0] == "run"
+    for arg in operator["args"][1:]:
+        if arg.startswith("--"):
+            assert declares_flag(cli, arg), arg
+    for env in operator["env"]:
+        assert f'env = "{env["name"]}"' in cli, env["name"]
+
+
+def test_fake_wetix_sidecar_flags_exist_in_its_command_line(kustomize_outputs):
+    main = (REPO / "dev" / "fake-wetix" / "src" / "main.rs").read_text()
+    fake = container(kustomize_outputs["kind-e2e"].one("Deployment"), "fake-wetix")
+    for arg in fake["args"]:
+        assert declares_flag(main, arg), arg
+    for env in fake["env"]:
+        assert env["name"] in main, env["name"]

@@ -322,9 +322,10 @@ pub fn apply(live: &Value, cfg: &Value, scope: Scope, force: bool, w: &Writer) -
         }
         let mut lost = Vec::new();
         for q in &e.fields {
-            for p in applied.iter().filter(|p| overlaps(p, q)) {
-                let shorter = if p.len() <= q.len() { p } else { q };
-                if get(live, shorter) != get(&merged, shorter) {
+            // Owning a map does not own its members: only fields at or below what is
+            // applied can conflict, compared where the other manager's value lives.
+            for p in applied.iter().filter(|p| q.starts_with(p)) {
+                if get(live, q) != get(&merged, q) {
                     lost.push(q.clone());
                     conflicts.push(Cause {
                         reason: "FieldManagerConflict",
@@ -353,7 +354,7 @@ pub fn apply(live: &Value, cfg: &Value, scope: Scope, force: bool, w: &Writer) -
         .unwrap_or_default();
     let others: Vec<&Entry> =
         list.iter().filter(|e| !e.same_slot(w.manager, "Apply", w.subresource)).collect();
-    let owned_elsewhere = |p: &Path| others.iter().any(|e| e.fields.iter().any(|q| overlaps(p, q)));
+    let owned_elsewhere = |p: &Path| others.iter().any(|e| e.fields.iter().any(|q| q.starts_with(p)));
     for p in previous.iter().filter(|p| !applied.iter().any(|a| overlaps(a, p))) {
         if owned_elsewhere(p) {
             continue;

@@ -37,7 +37,9 @@ pub enum Scope {
 }
 
 fn in_scope(path: &Path, scope: Scope) -> bool {
-    let Some(first) = path.first() else { return false };
+    let Some(first) = path.first() else {
+        return false;
+    };
     if first == "f:apiVersion" || first == "f:kind" {
         return false;
     }
@@ -89,10 +91,14 @@ pub fn get<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
 }
 
 fn remove(value: &mut Value, path: &[String]) {
-    let Some((last, parents)) = path.split_last() else { return };
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
     let mut cur = value;
     for seg in parents {
-        let Some(next) = seg.strip_prefix("f:").and_then(|s| cur.get_mut(s)) else { return };
+        let Some(next) = seg.strip_prefix("f:").and_then(|s| cur.get_mut(s)) else {
+            return;
+        };
         cur = next;
     }
     if let (Some(map), Some(k)) = (cur.as_object_mut(), last.strip_prefix("f:")) {
@@ -105,7 +111,9 @@ fn overlaps(a: &[String], b: &[String]) -> bool {
 }
 
 fn dotted(path: &[String]) -> String {
-    path.iter().map(|s| format!(".{}", s.strip_prefix("f:").unwrap_or(s))).collect()
+    path.iter()
+        .map(|s| format!(".{}", s.strip_prefix("f:").unwrap_or(s)))
+        .collect()
 }
 
 /// Encodes a field set as fieldsV1 JSON.
@@ -144,10 +152,8 @@ pub fn encode(fields: &FieldSet) -> Value {
 pub fn decode(v: &Value) -> FieldSet {
     fn walk(node: &Value, path: &mut Path, out: &mut FieldSet) {
         let Some(map) = node.as_object() else { return };
-        if map.is_empty() || map.contains_key(".") {
-            if !path.is_empty() {
-                out.insert(path.clone());
-            }
+        if (map.is_empty() || map.contains_key(".")) && !path.is_empty() {
+            out.insert(path.clone());
         }
         for (k, v) in map {
             if k == "." {
@@ -180,7 +186,9 @@ pub struct Entry {
 
 impl Entry {
     fn same_slot(&self, manager: &str, operation: &str, subresource: Option<&str>) -> bool {
-        self.manager == manager && self.operation == operation && self.subresource.as_deref() == subresource
+        self.manager == manager
+            && self.operation == operation
+            && self.subresource.as_deref() == subresource
     }
 
     fn to_json(&self) -> Value {
@@ -196,16 +204,29 @@ impl Entry {
 }
 
 pub fn entries(obj: &Value) -> Vec<Entry> {
-    let Some(list) = obj.pointer("/metadata/managedFields").and_then(Value::as_array) else { return vec![] };
+    let Some(list) = obj
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+    else {
+        return vec![];
+    };
     list.iter()
         .map(|e| {
-            let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+            let s = |k: &str| {
+                e.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
             Entry {
                 manager: s("manager"),
                 operation: s("operation"),
                 api_version: s("apiVersion"),
                 time: s("time"),
-                subresource: e.get("subresource").and_then(Value::as_str).map(str::to_string),
+                subresource: e
+                    .get("subresource")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
                 fields: e.get("fieldsV1").map(decode).unwrap_or_default(),
             }
         })
@@ -213,7 +234,11 @@ pub fn entries(obj: &Value) -> Vec<Entry> {
 }
 
 pub fn set_entries(obj: &mut Value, entries: &[Entry]) {
-    let list: Vec<Value> = entries.iter().filter(|e| !e.fields.is_empty()).map(Entry::to_json).collect();
+    let list: Vec<Value> = entries
+        .iter()
+        .filter(|e| !e.fields.is_empty())
+        .map(Entry::to_json)
+        .collect();
     if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
         if list.is_empty() {
             meta.remove("managedFields");
@@ -226,7 +251,10 @@ pub fn set_entries(obj: &mut Value, entries: &[Entry]) {
 /// Copy of `obj` with managedFields timestamps blanked, to compare writes (M3).
 pub fn without_times(obj: &Value) -> Value {
     let mut o = obj.clone();
-    if let Some(list) = o.pointer_mut("/metadata/managedFields").and_then(Value::as_array_mut) {
+    if let Some(list) = o
+        .pointer_mut("/metadata/managedFields")
+        .and_then(Value::as_array_mut)
+    {
         for e in list {
             if let Some(m) = e.as_object_mut() {
                 m.remove("time");
@@ -251,12 +279,18 @@ pub fn track_update(old: Option<&Value>, new: &mut Value, scope: Scope, w: &Writ
     let mut list = old.map(entries).unwrap_or_default();
     let null = Value::Null;
     let old_v = old.unwrap_or(&null);
-    let changed: FieldSet =
-        leaves(new, scope).into_iter().filter(|p| get(old_v, p) != get(new, p)).collect();
+    let changed: FieldSet = leaves(new, scope)
+        .into_iter()
+        .filter(|p| get(old_v, p) != get(new, p))
+        .collect();
     for e in list.iter_mut() {
-        e.fields.retain(|p| get(new, p).is_some() && !changed.iter().any(|c| overlaps(c, p)));
+        e.fields
+            .retain(|p| get(new, p).is_some() && !changed.iter().any(|c| overlaps(c, p)));
     }
-    match list.iter_mut().find(|e| e.same_slot(w.manager, "Update", w.subresource)) {
+    match list
+        .iter_mut()
+        .find(|e| e.same_slot(w.manager, "Update", w.subresource))
+    {
         Some(e) => {
             if !changed.is_empty() {
                 e.fields.extend(changed);
@@ -307,7 +341,10 @@ pub fn apply(live: &Value, cfg: &Value, scope: Scope, force: bool, w: &Writer) -
     for p in leaves(cfg, Scope::All).difference(&applied) {
         remove(&mut scoped_cfg, p);
     }
-    if let Some(meta) = scoped_cfg.get_mut("metadata").and_then(Value::as_object_mut) {
+    if let Some(meta) = scoped_cfg
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+    {
         for k in SYSTEM_METADATA {
             meta.remove(*k);
         }
@@ -352,10 +389,19 @@ pub fn apply(live: &Value, cfg: &Value, scope: Scope, force: bool, w: &Writer) -
         .find(|e| e.same_slot(w.manager, "Apply", w.subresource))
         .map(|e| e.fields.clone())
         .unwrap_or_default();
-    let others: Vec<&Entry> =
-        list.iter().filter(|e| !e.same_slot(w.manager, "Apply", w.subresource)).collect();
-    let owned_elsewhere = |p: &Path| others.iter().any(|e| e.fields.iter().any(|q| q.starts_with(p)));
-    for p in previous.iter().filter(|p| !applied.iter().any(|a| overlaps(a, p))) {
+    let others: Vec<&Entry> = list
+        .iter()
+        .filter(|e| !e.same_slot(w.manager, "Apply", w.subresource))
+        .collect();
+    let owned_elsewhere = |p: &Path| {
+        others
+            .iter()
+            .any(|e| e.fields.iter().any(|q| q.starts_with(p)))
+    };
+    for p in previous
+        .iter()
+        .filter(|p| !applied.iter().any(|a| overlaps(a, p)))
+    {
         if owned_elsewhere(p) {
             continue;
         }
@@ -363,8 +409,11 @@ pub fn apply(live: &Value, cfg: &Value, scope: Scope, force: bool, w: &Writer) -
         // Parents left empty by the removal go too, unless still owned or applied.
         let mut parent = p.clone();
         while parent.pop().is_some() && !parent.is_empty() {
-            let empty = get(&merged, &parent).and_then(Value::as_object).is_some_and(Map::is_empty);
-            if !empty || owned_elsewhere(&parent) || applied.iter().any(|a| a.starts_with(&parent)) {
+            let empty = get(&merged, &parent)
+                .and_then(Value::as_object)
+                .is_some_and(Map::is_empty);
+            if !empty || owned_elsewhere(&parent) || applied.iter().any(|a| a.starts_with(&parent))
+            {
                 break;
             }
             remove(&mut merged, &parent);
@@ -381,7 +430,10 @@ pub fn apply(live: &Value, cfg: &Value, scope: Scope, force: bool, w: &Writer) -
         fields: applied,
     });
     // Keep the entry order stable for unchanged managers so no-op applies stay no-ops.
-    if let Some(old) = live.pointer("/metadata/managedFields").and_then(Value::as_array) {
+    if let Some(old) = live
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+    {
         let pos = |e: &Entry| {
             old.iter()
                 .position(|o| {
@@ -402,7 +454,12 @@ mod tests {
     use super::*;
 
     fn w(manager: &str) -> Writer<'_> {
-        Writer { manager, subresource: None, api_version: "v1", now: "2026-01-01T00:00:00Z" }
+        Writer {
+            manager,
+            subresource: None,
+            api_version: "v1",
+            now: "2026-01-01T00:00:00Z",
+        }
     }
 
     #[test]
@@ -415,7 +472,14 @@ mod tests {
 
     #[test]
     fn apply_conflicts_then_force_moves_ownership() {
-        let a = apply(&json!({"metadata": {}}), &json!({"spec": {"x": 1}}), Scope::All, false, &w("a")).unwrap();
+        let a = apply(
+            &json!({"metadata": {}}),
+            &json!({"spec": {"x": 1}}),
+            Scope::All,
+            false,
+            &w("a"),
+        )
+        .unwrap();
         let err = apply(&a, &json!({"spec": {"x": 2}}), Scope::All, false, &w("b")).unwrap_err();
         assert_eq!(err[0].field, ".spec.x");
         let same = apply(&a, &json!({"spec": {"x": 1}}), Scope::All, false, &w("b")).unwrap();
@@ -427,8 +491,14 @@ mod tests {
 
     #[test]
     fn apply_removes_fields_the_manager_stops_applying() {
-        let a = apply(&json!({"metadata": {}}), &json!({"data": {"a": "1", "b": "2"}}), Scope::All, false, &w("a"))
-            .unwrap();
+        let a = apply(
+            &json!({"metadata": {}}),
+            &json!({"data": {"a": "1", "b": "2"}}),
+            Scope::All,
+            false,
+            &w("a"),
+        )
+        .unwrap();
         let b = apply(&a, &json!({"data": {"a": "1"}}), Scope::All, false, &w("a")).unwrap();
         assert_eq!(b["data"], json!({"a": "1"}));
         let c = apply(&b, &json!({}), Scope::All, false, &w("a")).unwrap();
@@ -437,7 +507,14 @@ mod tests {
 
     #[test]
     fn update_takes_ownership_of_changed_fields() {
-        let a = apply(&json!({"metadata": {}}), &json!({"spec": {"x": 1}}), Scope::All, false, &w("a")).unwrap();
+        let a = apply(
+            &json!({"metadata": {}}),
+            &json!({"spec": {"x": 1}}),
+            Scope::All,
+            false,
+            &w("a"),
+        )
+        .unwrap();
         let mut b = a.clone();
         b["spec"]["x"] = json!(5);
         track_update(Some(&a), &mut b, Scope::All, &w("kubectl"));

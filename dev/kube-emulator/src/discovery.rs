@@ -30,13 +30,18 @@ fn groups(types: &[ResourceType]) -> BTreeMap<&str, Vec<&str>> {
 }
 
 fn group_json(name: &str, versions: &[&str]) -> Value {
-    let vs: Vec<Value> =
-        versions.iter().map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v})).collect();
+    let vs: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v}))
+        .collect();
     json!({"name": name, "versions": vs, "preferredVersion": vs[0]})
 }
 
 pub fn group_list(types: &[ResourceType]) -> Value {
-    let groups: Vec<Value> = groups(types).iter().map(|(g, vs)| group_json(g, vs)).collect();
+    let groups: Vec<Value> = groups(types)
+        .iter()
+        .map(|(g, vs)| group_json(g, vs))
+        .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
@@ -55,6 +60,63 @@ pub fn resource_list(types: &[ResourceType], group: &str, version: &str) -> Valu
         .filter(|t| t.group == group && t.version == version)
         .flat_map(ResourceType::discovery_entries)
         .collect();
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
+}
+
+fn gv_path(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
+}
+
+/// `/openapi/v3`: one entry per served group/version. kubectl reads it to learn that the
+/// server validates fields itself (`fieldValidation`), so it needs no schemas of its own.
+pub fn openapi_root(types: &[ResourceType]) -> Value {
+    let mut paths = serde_json::Map::new();
+    for t in types {
+        let p = gv_path(&t.group, &t.version);
+        paths.insert(
+            p.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash=0")}),
+        );
+    }
+    json!({"paths": paths})
+}
+
+/// `/openapi/v3/{api/v1|apis/g/v}`: the PATCH operations with their GVK and the
+/// `fieldValidation` parameter; no schemas.
+pub fn openapi_group_version(types: &[ResourceType], gv: &str) -> Option<Value> {
+    let mut paths = serde_json::Map::new();
+    for t in types.iter().filter(|t| gv_path(&t.group, &t.version) == gv) {
+        let item = if t.namespaced {
+            format!("/{gv}/namespaces/{{namespace}}/{}/{{name}}", t.plural)
+        } else {
+            format!("/{gv}/{}/{{name}}", t.plural)
+        };
+        paths.insert(
+            item,
+            json!({"patch": {
+                "x-kubernetes-group-version-kind": {"group": t.group, "version": t.version, "kind": t.kind},
+                "parameters": [
+                    {"name": "fieldValidation", "in": "query", "schema": {"type": "string"}},
+                    {"name": "fieldManager", "in": "query", "schema": {"type": "string"}},
+                    {"name": "force", "in": "query", "schema": {"type": "boolean"}}
+                ],
+                "responses": {"200": {"description": "OK"}}
+            }}),
+        );
+    }
+    if paths.is_empty() {
+        return None;
+    }
+    Some(
+        json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.37.0"}, "paths": paths}),
+    )
 }

@@ -34,10 +34,9 @@ pub struct FaultState {
 impl FaultState {
     /// Consumes one armed failure for a write of `verb` on `plural`, returning its code.
     pub fn take_write_fault(&mut self, plural: &str, verb: &str) -> Option<u16> {
-        let f = self
-            .writes
-            .iter_mut()
-            .find(|f| f.remaining > 0 && f.plural == plural && f.verb.as_deref().is_none_or(|v| v == verb))?;
+        let f = self.writes.iter_mut().find(|f| {
+            f.remaining > 0 && f.plural == plural && f.verb.as_deref().is_none_or(|v| v == verb)
+        })?;
         f.remaining -= 1;
         let code = f.code;
         self.writes.retain(|f| f.remaining > 0);
@@ -65,7 +64,12 @@ impl Faults {
 
     fn arm(&self, plural: &str, verb: Option<&str>, count: usize, code: u16) {
         let mut f = self.shared.faults.lock().expect("fault lock");
-        f.writes.push(WriteFault { plural: plural.into(), verb: verb.map(str::to_string), remaining: count, code });
+        f.writes.push(WriteFault {
+            plural: plural.into(),
+            verb: verb.map(str::to_string),
+            remaining: count,
+            code,
+        });
     }
 
     /// Ends every open watch stream, as a restarting API server or a proxy would.
@@ -97,7 +101,12 @@ mod tests {
     #[test]
     fn write_faults_count_down_per_resource_and_verb() {
         let mut s = FaultState::default();
-        s.writes.push(WriteFault { plural: "secrets".into(), verb: Some("patch".into()), remaining: 2, code: 500 });
+        s.writes.push(WriteFault {
+            plural: "secrets".into(),
+            verb: Some("patch".into()),
+            remaining: 2,
+            code: 500,
+        });
         assert_eq!(s.take_write_fault("secrets", "create"), None);
         assert_eq!(s.take_write_fault("leases", "patch"), None);
         assert_eq!(s.take_write_fault("secrets", "patch"), Some(500));

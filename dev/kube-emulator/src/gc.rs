@@ -7,11 +7,15 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 
 fn uid(obj: &Value) -> &str {
-    obj.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("")
+    obj.pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 fn has_finalizer(obj: &Value, f: &str) -> bool {
-    obj.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v == f))
+    obj.pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|v| v == f))
 }
 
 fn deleting(obj: &Value) -> bool {
@@ -19,7 +23,10 @@ fn deleting(obj: &Value) -> bool {
 }
 
 fn owner_refs(obj: &Value) -> Vec<Value> {
-    obj.pointer("/metadata/ownerReferences").and_then(Value::as_array).cloned().unwrap_or_default()
+    obj.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// Deletes an object the way the collector does: at once, or by marking it when it has finalizers.
@@ -28,7 +35,11 @@ fn delete_dependent(store: &mut Store, key: &ResKey, obj: &Value) {
         return;
     }
     let ok = obj_key(obj);
-    if obj.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|a| !a.is_empty()) {
+    if obj
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty())
+    {
         let mut new = obj.clone();
         new["metadata"]["deletionTimestamp"] = json!(clock::now_seconds());
         new["metadata"]["deletionGracePeriodSeconds"] = json!(0);
@@ -40,7 +51,10 @@ fn delete_dependent(store: &mut Store, key: &ResKey, obj: &Value) {
 
 fn remove_finalizer(store: &mut Store, key: &ResKey, obj: &Value, f: &str) {
     let mut new = obj.clone();
-    if let Some(a) = new.pointer_mut("/metadata/finalizers").and_then(Value::as_array_mut) {
+    if let Some(a) = new
+        .pointer_mut("/metadata/finalizers")
+        .and_then(Value::as_array_mut)
+    {
         a.retain(|v| v != f);
         if a.is_empty() {
             store.remove(key, &obj_key(obj));
@@ -56,11 +70,15 @@ pub fn collect(store: &mut Store) -> usize {
     loop {
         let all = store.all();
         // uid -> namespace of the owner ("" when cluster-scoped).
-        let owners: HashMap<String, String> =
-            all.iter().map(|(_, o)| (uid(o).to_string(), obj_key(o).0)).collect();
+        let owners: HashMap<String, String> = all
+            .iter()
+            .map(|(_, o)| (uid(o).to_string(), obj_key(o).0))
+            .collect();
         let present = |r: &Value, dep_ns: &str| {
             let u = r.get("uid").and_then(Value::as_str).unwrap_or("");
-            owners.get(u).is_some_and(|ns| ns.is_empty() || ns == dep_ns)
+            owners
+                .get(u)
+                .is_some_and(|ns| ns.is_empty() || ns == dep_ns)
         };
         let mut changed = false;
         for (key, obj) in &all {
@@ -77,12 +95,19 @@ pub fn collect(store: &mut Store) -> usize {
             let me = uid(obj);
             let dependents: Vec<&(ResKey, Value)> = all
                 .iter()
-                .filter(|(_, d)| owner_refs(d).iter().any(|r| r.get("uid").and_then(Value::as_str) == Some(me)))
+                .filter(|(_, d)| {
+                    owner_refs(d)
+                        .iter()
+                        .any(|r| r.get("uid").and_then(Value::as_str) == Some(me))
+                })
                 .collect();
             if has_finalizer(obj, "orphan") {
                 for (dkey, dep) in &dependents {
                     let mut new = dep.clone();
-                    if let Some(a) = new.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
+                    if let Some(a) = new
+                        .pointer_mut("/metadata/ownerReferences")
+                        .and_then(Value::as_array_mut)
+                    {
                         a.retain(|r| r.get("uid").and_then(Value::as_str) != Some(me));
                     }
                     store.commit(dkey, new, Some(dep.clone()));
@@ -115,7 +140,8 @@ mod tests {
     fn secret(store: &mut Store, name: &str, uid: &str, owner: Option<&str>) {
         let mut o = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "d", "uid": uid}});
         if let Some(owner) = owner {
-            o["metadata"]["ownerReferences"] = json!([{"apiVersion": "v1", "kind": "Secret", "name": "o", "uid": owner}]);
+            o["metadata"]["ownerReferences"] =
+                json!([{"apiVersion": "v1", "kind": "Secret", "name": "o", "uid": owner}]);
         }
         store.commit(&("".into(), "secrets".into()), o, None);
     }
@@ -128,7 +154,11 @@ mod tests {
         secret(&mut store, "kept", "k", Some("c2"));
         secret(&mut store, "c2", "c2", None);
         collect(&mut store);
-        let names: Vec<String> = store.list(&("".into(), "secrets".into()), None).iter().map(|o| obj_key(o).1).collect();
+        let names: Vec<String> = store
+            .list(&("".into(), "secrets".into()), None)
+            .iter()
+            .map(|o| obj_key(o).1)
+            .collect();
         assert_eq!(names, vec!["c2", "kept"]);
     }
 }

@@ -76,8 +76,13 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let headers = req.headers().clone();
-    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let params: HashMap<String, String> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let params: HashMap<String, String> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
     let response = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
         Ok(body) => route(&shared, &method, &path, &params, &headers, &body)
             .await
@@ -92,7 +97,11 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         field_manager: params.get("fieldManager").cloned(),
         status: response.status().as_u16(),
     };
-    shared.requests.lock().unwrap_or_else(|e| e.into_inner()).push(record);
+    shared
+        .requests
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(record);
     response
 }
 
@@ -105,7 +114,10 @@ enum Form {
 }
 
 fn form(headers: &HeaderMap) -> Form {
-    let accept = headers.get("accept").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let accept = headers
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if accept.contains("as=PartialObjectMetadataList") {
         Form::MetaList
     } else if accept.contains("as=PartialObjectMetadata") {
@@ -151,11 +163,21 @@ fn find_target(store: &Store, group: &str, version: &str, rest: &[&str]) -> Opti
     if rest.len() > 3 || (ns.is_some() && !rt.namespaced) {
         return None;
     }
-    Some(Target { rt, ns, name: rest.get(1).map(|s| s.to_string()), subresource: rest.get(2).map(|s| s.to_string()) })
+    Some(Target {
+        rt,
+        ns,
+        name: rest.get(1).map(|s| s.to_string()),
+        subresource: rest.get(2).map(|s| s.to_string()),
+    })
 }
 
 fn not_found_path() -> ApiError {
-    ApiError::new(404, "NotFound", "the server could not find the requested resource").with_details(json!({}))
+    ApiError::new(
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+    )
+    .with_details(json!({}))
 }
 
 async fn route(
@@ -166,15 +188,31 @@ async fn route(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, ApiError> {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    let segs: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     let (group, version, rest): (&str, &str, &[&str]) = match segs.as_slice() {
         ["version"] => return Ok(json_response(200, &discovery::version())),
         ["api"] => return Ok(json_response(200, &discovery::api_versions(shared.addr))),
-        ["apis"] => return Ok(json_response(200, &discovery::group_list(shared.store().types()))),
-        ["apis", g] => {
-            return discovery::group(shared.store().types(), g).map(|v| json_response(200, &v)).ok_or_else(not_found_path);
+        ["apis"] => {
+            return Ok(json_response(
+                200,
+                &discovery::group_list(shared.store().types()),
+            ));
         }
-        ["api", "v1"] => return Ok(json_response(200, &discovery::resource_list(shared.store().types(), "", "v1"))),
+        ["apis", g] => {
+            return discovery::group(shared.store().types(), g)
+                .map(|v| json_response(200, &v))
+                .ok_or_else(not_found_path);
+        }
+        ["api", "v1"] => {
+            return Ok(json_response(
+                200,
+                &discovery::resource_list(shared.store().types(), "", "v1"),
+            ));
+        }
         ["apis", g, v] => {
             let list = discovery::resource_list(shared.store().types(), g, v);
             if list["resources"].as_array().is_some_and(|r| r.is_empty()) {
@@ -182,16 +220,35 @@ async fn route(
             }
             return Ok(json_response(200, &list));
         }
+        ["openapi", "v3"] => {
+            return Ok(json_response(
+                200,
+                &discovery::openapi_root(shared.store().types()),
+            ));
+        }
+        ["openapi", "v3", gv @ ..] => {
+            return discovery::openapi_group_version(shared.store().types(), &gv.join("/"))
+                .map(|v| json_response(200, &v))
+                .ok_or_else(not_found_path);
+        }
         ["api", "v1", rest @ ..] => ("", "v1", rest),
         ["apis", g, v, rest @ ..] => (g, v, rest),
         _ => return Err(not_found_path()),
     };
     let target = find_target(&shared.store(), group, version, rest).ok_or_else(not_found_path)?;
-    if target.subresource.as_deref().is_some_and(|s| s != "status" || !target.rt.status_subresource) {
+    if target
+        .subresource
+        .as_deref()
+        .is_some_and(|s| s != "status" || !target.rt.status_subresource)
+    {
         return Err(not_found_path());
     }
     let rt = target.rt.clone();
-    let ns = if rt.namespaced { target.ns.clone() } else { Some(String::new()) };
+    let ns = if rt.namespaced {
+        target.ns.clone()
+    } else {
+        Some(String::new())
+    };
     if rt.namespaced && ns.is_none() && (target.name.is_some() || *method != Method::GET) {
         return Err(not_found_path());
     }
@@ -208,16 +265,27 @@ async fn route(
         _ => return Err(ApiError::method_not_allowed()),
     };
     if verb != "get" {
-        let injected = shared.faults.lock().ok().and_then(|mut f| f.take_write_fault(&rt.plural, verb));
+        let injected = shared
+            .faults
+            .lock()
+            .ok()
+            .and_then(|mut f| f.take_write_fault(&rt.plural, verb));
         if let Some(code) = injected {
-            return Err(ApiError::injected(code, &rt.plural, &rt.group, target.name.as_deref().unwrap_or("")));
+            return Err(ApiError::injected(
+                code,
+                &rt.plural,
+                &rt.group,
+                target.name.as_deref().unwrap_or(""),
+            ));
         }
     }
 
     match (verb, target.name.as_deref()) {
         ("get", None) if is_watch => {
             if form == Form::MetaList {
-                return Err(ApiError::not_acceptable("only the PartialObjectMetadata form is served for watches"));
+                return Err(ApiError::not_acceptable(
+                    "only the PartialObjectMetadata form is served for watches",
+                ));
             }
             let req = watch_request(rt, target.ns, q, form == Form::Meta)?;
             Ok(watch::serve(shared.clone(), req))
@@ -225,7 +293,9 @@ async fn route(
         ("get", None) => list(shared, &rt, target.ns.as_deref(), q, form),
         ("get", Some(name)) => {
             if form == Form::MetaList {
-                return Err(ApiError::not_acceptable("PartialObjectMetadataList is served for collections only"));
+                return Err(ApiError::not_acceptable(
+                    "PartialObjectMetadataList is served for collections only",
+                ));
             }
             let ns = ns.unwrap_or_default();
             let obj = shared
@@ -239,40 +309,58 @@ async fn route(
         (verb, name) => {
             let ns = ns.unwrap_or_default();
             let manager = manager(q, headers, verb);
-            let ctx = Ctx { rt: &rt, ns: &ns, manager: &manager, subresource: target.subresource.as_deref() };
+            let ctx = Ctx {
+                rt: &rt,
+                ns: &ns,
+                manager: &manager,
+                subresource: target.subresource.as_deref(),
+            };
             let answer = {
                 let mut store = shared.store();
                 match (verb, name) {
                     ("create", _) => write::create(&mut store, &ctx, parse_json(body)?),
                     ("update", Some(n)) => write::replace(&mut store, &ctx, n, parse_json(body)?),
                     ("patch", Some(n)) => {
-                        let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+                        let ct = headers
+                            .get("content-type")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("");
                         let kind = PatchKind::from_content_type(ct).ok_or_else(|| {
-                            ApiError::unsupported_media_type(ct, &[
-                                "application/json-patch+json",
-                                "application/merge-patch+json",
-                                "application/strategic-merge-patch+json",
-                                "application/apply-patch+yaml",
-                            ])
+                            ApiError::unsupported_media_type(
+                                ct,
+                                &[
+                                    "application/json-patch+json",
+                                    "application/merge-patch+json",
+                                    "application/strategic-merge-patch+json",
+                                    "application/apply-patch+yaml",
+                                ],
+                            )
                         })?;
                         let force = q.get("force").is_some_and(|f| f == "true");
                         write::patch(&mut store, &ctx, n, kind, body, force)
                     }
-                    ("delete", Some(n)) => write::delete(&mut store, &ctx, n, &DeleteOptions::parse(body, q)),
+                    ("delete", Some(n)) => {
+                        write::delete(&mut store, &ctx, n, &DeleteOptions::parse(body, q))
+                    }
                     _ => Err(ApiError::method_not_allowed()),
                 }
             };
             let (code, obj) = answer?;
             shared.gc.notify_one();
             let is_status = obj.get("kind").and_then(Value::as_str) == Some("Status");
-            let out = if is_status { obj } else { present(&rt, obj, form == Form::Meta) };
+            let out = if is_status {
+                obj
+            } else {
+                present(&rt, obj, form == Form::Meta)
+            };
             Ok(json_response(code, &out))
         }
     }
 }
 
 fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding request body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding request body: {e}")))
 }
 
 /// The field manager of a write: `fieldManager`, else the User-Agent up to its first `/` (M5).
@@ -299,14 +387,25 @@ fn manager(q: &HashMap<String, String>, headers: &HeaderMap, verb: &str) -> Stri
 }
 
 fn list_options_invalid(field: &str, message: &str) -> ApiError {
-    ApiError::invalid("ListOptions", "meta.k8s.io", "", vec![Cause::invalid(field, message)])
+    ApiError::invalid(
+        "ListOptions",
+        "meta.k8s.io",
+        "",
+        vec![Cause::invalid(field, message)],
+    )
 }
 
-fn selectors(rt: &ResourceType, q: &HashMap<String, String>) -> Result<(LabelSelector, FieldSelector), ApiError> {
+fn selectors(
+    rt: &ResourceType,
+    q: &HashMap<String, String>,
+) -> Result<(LabelSelector, FieldSelector), ApiError> {
     let labels = LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or(""))
         .map_err(ApiError::bad_request)?;
-    let fields = FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or(""), &rt.field_selectors())
-        .map_err(ApiError::bad_request)?;
+    let fields = FieldSelector::parse(
+        q.get("fieldSelector").map(String::as_str).unwrap_or(""),
+        &rt.field_selectors(),
+    )
+    .map_err(ApiError::bad_request)?;
     Ok((labels, fields))
 }
 
@@ -328,7 +427,10 @@ fn watch_request(
 ) -> Result<WatchRequest, ApiError> {
     let (labels, fields) = selectors(&rt, q)?;
     let send_initial_events = q.get("sendInitialEvents").is_some_and(|v| v == "true");
-    let rvm = q.get("resourceVersionMatch").map(String::as_str).filter(|s| !s.is_empty());
+    let rvm = q
+        .get("resourceVersionMatch")
+        .map(String::as_str)
+        .filter(|s| !s.is_empty());
     if send_initial_events && rvm != Some("NotOlderThan") {
         return Err(list_options_invalid(
             "resourceVersionMatch",
@@ -341,7 +443,11 @@ fn watch_request(
             "Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
         ));
     }
-    let from = if send_initial_events { None } else { parse_rv(q.get("resourceVersion"))? };
+    let from = if send_initial_events {
+        None
+    } else {
+        parse_rv(q.get("resourceVersion"))?
+    };
     Ok(WatchRequest {
         rt,
         ns,
@@ -350,20 +456,30 @@ fn watch_request(
         from,
         bookmarks: q.get("allowWatchBookmarks").is_some_and(|v| v == "true"),
         send_initial_events,
-        timeout: q.get("timeoutSeconds").and_then(|t| t.parse().ok()).map(Duration::from_secs),
+        timeout: q
+            .get("timeoutSeconds")
+            .and_then(|t| t.parse().ok())
+            .map(Duration::from_secs),
         metadata_only,
     })
 }
 
 /// The opaque `continue` token: the list's resourceVersion and the last key served.
 fn encode_continue(rv: u64, ns: &str, name: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!({"rv": rv, "ns": ns, "name": name}).to_string())
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(json!({"rv": rv, "ns": ns, "name": name}).to_string())
 }
 
 fn decode_continue(token: &str) -> Option<(u64, String, String)> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()?;
     let v: Value = serde_json::from_slice(&bytes).ok()?;
-    Some((v["rv"].as_u64()?, v["ns"].as_str()?.to_string(), v["name"].as_str()?.to_string()))
+    Some((
+        v["rv"].as_u64()?,
+        v["ns"].as_str()?.to_string(),
+        v["name"].as_str()?.to_string(),
+    ))
 }
 
 fn list(
@@ -374,45 +490,76 @@ fn list(
     form: Form,
 ) -> Result<Response, ApiError> {
     if form == Form::Meta {
-        return Err(ApiError::not_acceptable("PartialObjectMetadata is served for single objects only"));
+        return Err(ApiError::not_acceptable(
+            "PartialObjectMetadata is served for single objects only",
+        ));
     }
     let rv = q.get("resourceVersion").filter(|s| !s.is_empty());
     let rvm = q.get("resourceVersionMatch").filter(|s| !s.is_empty());
     let cont = q.get("continue").filter(|s| !s.is_empty());
     if q.get("sendInitialEvents").is_some() {
-        return Err(list_options_invalid("sendInitialEvents", "Forbidden: sendInitialEvents is forbidden for list"));
+        return Err(list_options_invalid(
+            "sendInitialEvents",
+            "Forbidden: sendInitialEvents is forbidden for list",
+        ));
     }
     if let Some(m) = rvm {
         if rv.is_none() {
-            return Err(list_options_invalid("resourceVersionMatch", "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided"));
+            return Err(list_options_invalid(
+                "resourceVersionMatch",
+                "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided",
+            ));
         }
         if cont.is_some() {
-            return Err(list_options_invalid("resourceVersionMatch", "Forbidden: resourceVersionMatch is forbidden when continue is provided"));
+            return Err(list_options_invalid(
+                "resourceVersionMatch",
+                "Forbidden: resourceVersionMatch is forbidden when continue is provided",
+            ));
         }
         match m.as_str() {
             "NotOlderThan" => {}
             "Exact" if rv.is_some_and(|r| r == "0") => {
-                return Err(list_options_invalid("resourceVersionMatch", "Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""));
+                return Err(list_options_invalid(
+                    "resourceVersionMatch",
+                    "Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+                ));
             }
             "Exact" => {}
             other => {
-                return Err(list_options_invalid("resourceVersionMatch", &format!("Unsupported value: {other:?}: supported values: \"Exact\", \"NotOlderThan\"")));
+                return Err(list_options_invalid(
+                    "resourceVersionMatch",
+                    &format!(
+                        "Unsupported value: {other:?}: supported values: \"Exact\", \"NotOlderThan\""
+                    ),
+                ));
             }
         }
     }
     let (labels, fields) = selectors(rt, q)?;
     let store = shared.store();
     let current = store.current_rv();
-    let exact = rvm.is_some_and(|m| m == "Exact") || (rvm.is_none() && q.get("limit").is_some() && rv.is_some_and(|r| r != "0"));
-    if exact && cont.is_none() && let Some(want) = parse_rv(rv)? && want < current {
-        return Err(ApiError::new(410, "Expired", format!("The resourceVersion for the provided list is too old: {want}")));
+    let exact = rvm.is_some_and(|m| m == "Exact")
+        || (rvm.is_none() && q.get("limit").is_some() && rv.is_some_and(|r| r != "0"));
+    if exact
+        && cont.is_none()
+        && let Some(want) = parse_rv(rv)?
+        && want < current
+    {
+        return Err(ApiError::new(
+            410,
+            "Expired",
+            format!("The resourceVersion for the provided list is too old: {want}"),
+        ));
     }
     let (list_rv, after) = match cont {
         Some(token) => {
             if rv.is_some_and(|r| r != "0") {
-                return Err(ApiError::bad_request("specifying resource version is not allowed when using continue"));
+                return Err(ApiError::bad_request(
+                    "specifying resource version is not allowed when using continue",
+                ));
             }
-            let (rv, ns, name) = decode_continue(token).ok_or_else(|| ApiError::bad_request("continue key is not valid"))?;
+            let (rv, ns, name) = decode_continue(token)
+                .ok_or_else(|| ApiError::bad_request("continue key is not valid"))?;
             (rv, Some((ns, name)))
         }
         None => (current, None),
@@ -424,7 +571,10 @@ fn list(
         .filter(|o| after.as_ref().is_none_or(|a| crate::store::obj_key(o) > *a))
         .collect();
     drop(store);
-    let limit = q.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0);
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0);
     let mut meta = json!({"resourceVersion": list_rv.to_string()});
     let items: Vec<Value> = match limit {
         Some(limit) if items.len() > limit => {
@@ -436,7 +586,10 @@ fn list(
         _ => items,
     };
     let metadata_only = form == Form::MetaList;
-    let items: Vec<Value> = items.into_iter().map(|o| present(rt, o, metadata_only)).collect();
+    let items: Vec<Value> = items
+        .into_iter()
+        .map(|o| present(rt, o, metadata_only))
+        .collect();
     let body = if metadata_only {
         json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": items})
     } else {
@@ -455,12 +608,20 @@ fn delete_collection(
     let (labels, fields) = selectors(rt, q)?;
     let opts = DeleteOptions::parse(body, q);
     let mut store = shared.store();
-    let victims: Vec<Value> =
-        store.list(&rt.storage_key(), ns).into_iter().filter(|o| labels.matches(o) && fields.matches(o)).collect();
+    let victims: Vec<Value> = store
+        .list(&rt.storage_key(), ns)
+        .into_iter()
+        .filter(|o| labels.matches(o) && fields.matches(o))
+        .collect();
     let mut items = Vec::new();
     for v in victims {
         let (vns, name) = crate::store::obj_key(&v);
-        let ctx = Ctx { rt, ns: &vns, manager: "", subresource: None };
+        let ctx = Ctx {
+            rt,
+            ns: &vns,
+            manager: "",
+            subresource: None,
+        };
         if write::delete(&mut store, &ctx, &name, &opts).is_ok() {
             items.push(present(rt, v, false));
         }

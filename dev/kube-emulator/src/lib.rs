@@ -82,7 +82,12 @@ impl Emulator {
                 }
             }
         });
-        Ok(Emulator { shared, addr, stop: Some(stop), gc })
+        Ok(Emulator {
+            shared,
+            addr,
+            stop: Some(stop),
+            gc,
+        })
     }
 
     /// Base URL, e.g. `http://127.0.0.1:41234`.
@@ -104,16 +109,26 @@ impl Emulator {
     }
 
     pub fn faults(&self) -> Faults {
-        Faults { shared: self.shared.clone() }
+        Faults {
+            shared: self.shared.clone(),
+        }
     }
 
     /// Every request served so far, oldest first.
     pub fn requests(&self) -> Vec<RequestRecord> {
-        self.shared.requests.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.shared
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn clear_requests(&self) {
-        self.shared.requests.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.shared
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// Stops serving and ends open watches.
@@ -136,10 +151,22 @@ fn install_crd(shared: &http::Shared, mut crd: serde_json::Value) -> Result<(), 
         .into_iter()
         .find(|t| t.plural == "customresourcedefinitions")
         .expect("CRDs are a built-in resource");
-    let name = crd.pointer("/metadata/name").and_then(|v| v.as_str()).unwrap_or("").to_string();
-    let ctx = write::Ctx { rt: &rt, ns: "", manager: "kube-emulator", subresource: None };
+    let name = crd
+        .pointer("/metadata/name")
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_string();
+    let ctx = write::Ctx {
+        rt: &rt,
+        ns: "",
+        manager: "kube-emulator",
+        subresource: None,
+    };
     let mut store = shared.store();
-    match store.get(&rt.storage_key(), &(String::new(), name.clone())).cloned() {
+    match store
+        .get(&rt.storage_key(), &(String::new(), name.clone()))
+        .cloned()
+    {
         None => write::create(&mut store, &ctx, crd).map(|_| ()),
         Some(old) => {
             crd["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"].clone();

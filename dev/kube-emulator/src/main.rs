@@ -27,7 +27,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cli = Cli::parse();
     let emulator = kube_emulator::Emulator::start_on(cli.listen).await?;
     for path in &cli.crds {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("reading {}: {e}", path.display()))?;
         for doc in serde_saphyr::from_multiple::<serde_json::Value>(&text)
             .map_err(|e| format!("parsing {}: {e}", path.display()))?
         {

@@ -18,7 +18,9 @@ impl PatchKind {
             "application/json-patch+json" => Some(PatchKind::Json),
             "application/merge-patch+json" => Some(PatchKind::Merge),
             "application/strategic-merge-patch+json" => Some(PatchKind::Strategic),
-            "application/apply-patch+yaml" | "application/apply-patch+json" => Some(PatchKind::Apply),
+            "application/apply-patch+yaml" | "application/apply-patch+json" => {
+                Some(PatchKind::Apply)
+            }
             _ => None,
         }
     }
@@ -32,7 +34,9 @@ pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), String> {
     let ops: Vec<json_patch::PatchOperation> = ops
         .into_iter()
         .filter(|op| match op {
-            json_patch::PatchOperation::Test(t) => !(t.value.is_null() && doc.pointer(&t.path.to_string()).is_none()),
+            json_patch::PatchOperation::Test(t) => {
+                !(t.value.is_null() && doc.pointer(&t.path.to_string()).is_none())
+            }
             _ => true,
         })
         .collect();
@@ -47,7 +51,12 @@ pub fn merge_patch(doc: &mut Value, patch: &Value) {
 /// List fields whose items merge by a key instead of being replaced.
 fn merge_key(field: &str) -> Option<&'static str> {
     Some(match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "volumes" | "env" | "imagePullSecrets" => "name",
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "volumes"
+        | "env"
+        | "imagePullSecrets" => "name",
         "ports" => "containerPort",
         "volumeMounts" => "mountPath",
         "ownerReferences" => "uid",
@@ -99,7 +108,9 @@ pub fn strategic_merge(target: &mut Value, patch: &Value) {
                 let key = merge_key(k).expect("checked");
                 for pi in pitems {
                     let id = pi.get(key).cloned();
-                    let pos = titems.iter().position(|t| id.is_some() && t.get(key) == id.as_ref());
+                    let pos = titems
+                        .iter()
+                        .position(|t| id.is_some() && t.get(key) == id.as_ref());
                     let delete = pi.get("$patch").and_then(Value::as_str) == Some("delete");
                     match (pos, delete) {
                         (Some(i), true) => {
@@ -173,8 +184,14 @@ mod tests {
             "gone": null
         });
         strategic_merge(&mut doc, &patch);
-        assert_eq!(doc["spec"]["template"]["metadata"]["annotations"], json!({"a": "1", "b": "2"}));
-        assert_eq!(doc["spec"]["template"]["spec"]["containers"], json!([{"name": "c", "image": "z"}]));
+        assert_eq!(
+            doc["spec"]["template"]["metadata"]["annotations"],
+            json!({"a": "1", "b": "2"})
+        );
+        assert_eq!(
+            doc["spec"]["template"]["spec"]["containers"],
+            json!([{"name": "c", "image": "z"}])
+        );
         assert_eq!(doc["metadata"]["finalizers"], json!(["f1", "f2"]));
         assert_eq!(doc["list"], json!([3]));
     }

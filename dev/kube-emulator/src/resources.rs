@@ -25,7 +25,11 @@ pub struct ResourceType {
 
 impl ResourceType {
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 
     /// Objects are stored per group and plural, whatever version they were written through.
@@ -44,7 +48,16 @@ impl ResourceType {
 
     /// Entry for an APIResourceList (discovery).
     pub fn discovery_entries(&self) -> Vec<Value> {
-        let verbs = json!(["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]);
+        let verbs = json!([
+            "create",
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch"
+        ]);
         let mut main = json!({
             "name": self.plural, "singularName": self.singular, "namespaced": self.namespaced,
             "kind": self.kind, "verbs": verbs,
@@ -94,7 +107,16 @@ fn builtin(
 pub fn builtins() -> Vec<ResourceType> {
     vec![
         builtin("", "v1", "secrets", "Secret", true, false, &[], &["type"]),
-        builtin("", "v1", "namespaces", "Namespace", false, true, &["ns"], &["status.phase"]),
+        builtin(
+            "",
+            "v1",
+            "namespaces",
+            "Namespace",
+            false,
+            true,
+            &["ns"],
+            &["status.phase"],
+        ),
         builtin(
             "",
             "v1",
@@ -138,10 +160,46 @@ pub fn builtins() -> Vec<ResourceType> {
                 "type",
             ],
         ),
-        builtin("coordination.k8s.io", "v1", "leases", "Lease", true, false, &[], &[]),
-        builtin("apps", "v1", "deployments", "Deployment", true, true, &["deploy"], &[]),
-        builtin("apps", "v1", "statefulsets", "StatefulSet", true, true, &["sts"], &[]),
-        builtin("apps", "v1", "daemonsets", "DaemonSet", true, true, &["ds"], &[]),
+        builtin(
+            "coordination.k8s.io",
+            "v1",
+            "leases",
+            "Lease",
+            true,
+            false,
+            &[],
+            &[],
+        ),
+        builtin(
+            "apps",
+            "v1",
+            "deployments",
+            "Deployment",
+            true,
+            true,
+            &["deploy"],
+            &[],
+        ),
+        builtin(
+            "apps",
+            "v1",
+            "statefulsets",
+            "StatefulSet",
+            true,
+            true,
+            &["sts"],
+            &[],
+        ),
+        builtin(
+            "apps",
+            "v1",
+            "daemonsets",
+            "DaemonSet",
+            true,
+            true,
+            &["ds"],
+            &[],
+        ),
         builtin(
             "apiextensions.k8s.io",
             "v1",
@@ -158,7 +216,10 @@ pub fn builtins() -> Vec<ResourceType> {
 /// The resource types a CRD serves, one per served version; `Err` names what is malformed.
 pub fn from_crd(crd: &Value) -> Result<Vec<ResourceType>, String> {
     let spec = crd.get("spec").ok_or("spec: Required value")?;
-    let group = spec.get("group").and_then(Value::as_str).ok_or("spec.group: Required value")?;
+    let group = spec
+        .get("group")
+        .and_then(Value::as_str)
+        .ok_or("spec.group: Required value")?;
     let names = spec.get("names").ok_or("spec.names: Required value")?;
     let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
     let plural = s(names, "plural").ok_or("spec.names.plural: Required value")?;
@@ -168,10 +229,21 @@ pub fn from_crd(crd: &Value) -> Result<Vec<ResourceType>, String> {
     let short_names: Vec<String> = names
         .get("shortNames")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
-    let namespaced = spec.get("scope").and_then(Value::as_str).unwrap_or("Namespaced") == "Namespaced";
-    let versions = spec.get("versions").and_then(Value::as_array).ok_or("spec.versions: Required value")?;
+    let namespaced = spec
+        .get("scope")
+        .and_then(Value::as_str)
+        .unwrap_or("Namespaced")
+        == "Namespaced";
+    let versions = spec
+        .get("versions")
+        .and_then(Value::as_array)
+        .ok_or("spec.versions: Required value")?;
     let mut out = Vec::new();
     for v in versions {
         if v.get("served").and_then(Value::as_bool) == Some(false) {
@@ -214,14 +286,15 @@ pub fn crd_status(crd: &Value, now: &str) -> Value {
     let versions: Vec<Value> = crd
         .pointer("/spec/versions")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter(|v| v.get("storage").and_then(Value::as_bool) == Some(true)))
+        .map(|a| {
+            a.iter()
+                .filter(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
+        })
         .into_iter()
         .flatten()
         .filter_map(|v| v.get("name").cloned())
         .collect();
-    let cond = |t: &str, reason: &str, msg: &str| {
-        json!({"type": t, "status": "True", "lastTransitionTime": now, "reason": reason, "message": msg})
-    };
+    let cond = |t: &str, reason: &str, msg: &str| json!({"type": t, "status": "True", "lastTransitionTime": now, "reason": reason, "message": msg});
     json!({
         "acceptedNames": names,
         "storedVersions": versions,

@@ -23,7 +23,10 @@ const OBJECT_META_FIELDS: &[&str] = &[
 ];
 
 fn preserves_unknown(schema: &Value) -> bool {
-    schema.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool) == Some(true)
+    schema
+        .get("x-kubernetes-preserve-unknown-fields")
+        .and_then(Value::as_bool)
+        == Some(true)
 }
 
 fn nullable(schema: &Value) -> bool {
@@ -32,14 +35,18 @@ fn nullable(schema: &Value) -> bool {
 
 /// Drops fields the schema does not know, keeping the root's apiVersion/kind/metadata.
 pub fn prune_root(obj: &mut Value, schema: &Value) {
-    let Some(map) = obj.as_object_mut() else { return };
+    let Some(map) = obj.as_object_mut() else {
+        return;
+    };
     if let Some(Value::Object(meta)) = map.get_mut("metadata") {
         meta.retain(|k, _| OBJECT_META_FIELDS.contains(&k.as_str()));
     }
     let props = schema.get("properties").and_then(Value::as_object);
     let keep_unknown = preserves_unknown(schema);
     map.retain(|k, _| {
-        matches!(k.as_str(), "apiVersion" | "kind" | "metadata") || keep_unknown || props.is_some_and(|p| p.contains_key(k))
+        matches!(k.as_str(), "apiVersion" | "kind" | "metadata")
+            || keep_unknown
+            || props.is_some_and(|p| p.contains_key(k))
     });
     if let Some(props) = props {
         for (k, v) in map.iter_mut() {
@@ -67,7 +74,8 @@ fn prune(value: &mut Value, schema: &Value) {
                 }
                 return;
             }
-            let keep_unknown = preserves_unknown(schema) || additional.and_then(Value::as_bool) == Some(true);
+            let keep_unknown =
+                preserves_unknown(schema) || additional.and_then(Value::as_bool) == Some(true);
             if !keep_unknown {
                 map.retain(|k, _| props.is_some_and(|p| p.contains_key(k)));
             }
@@ -133,7 +141,9 @@ pub fn apply_defaults(value: &mut Value, schema: &Value) {
 /// Validates the non-metadata part of an object; `only` limits it to one top-level field.
 pub fn validate_root(obj: &Value, schema: &Value, only: Option<&str>) -> Vec<Cause> {
     let mut causes = Vec::new();
-    let Some(map) = obj.as_object() else { return causes };
+    let Some(map) = obj.as_object() else {
+        return causes;
+    };
     let props = schema.get("properties").and_then(Value::as_object);
     if let Some(required) = schema.get("required").and_then(Value::as_array) {
         for r in required.iter().filter_map(Value::as_str) {
@@ -144,7 +154,9 @@ pub fn validate_root(obj: &Value, schema: &Value, only: Option<&str>) -> Vec<Cau
     }
     if let Some(props) = props {
         for (k, v) in map {
-            if matches!(k.as_str(), "apiVersion" | "kind" | "metadata") || only.is_some_and(|o| o != k) {
+            if matches!(k.as_str(), "apiVersion" | "kind" | "metadata")
+                || only.is_some_and(|o| o != k)
+            {
                 continue;
             }
             if let Some(s) = props.get(k) {
@@ -177,19 +189,30 @@ fn type_name(v: &Value) -> &'static str {
 fn validate(value: &Value, schema: &Value, path: &str, causes: &mut Vec<Cause>) {
     if value.is_null() {
         if !nullable(schema) && schema.get("type").is_some() {
-            causes.push(Cause::invalid(path, format!("Invalid value: \"null\": {path} in body must be of type {}: \"null\"", schema["type"].as_str().unwrap_or("object"))));
+            causes.push(Cause::invalid(
+                path,
+                format!(
+                    "Invalid value: \"null\": {path} in body must be of type {}: \"null\"",
+                    schema["type"].as_str().unwrap_or("object")
+                ),
+            ));
         }
         return;
     }
     if let Some(t) = schema.get("type").and_then(Value::as_str) {
         let actual = type_name(value);
         let ok = actual == t || (t == "number" && actual == "integer");
-        let int_or_string = schema.get("x-kubernetes-int-or-string").and_then(Value::as_bool) == Some(true)
+        let int_or_string = schema
+            .get("x-kubernetes-int-or-string")
+            .and_then(Value::as_bool)
+            == Some(true)
             && matches!(actual, "integer" | "string");
         if !ok && !int_or_string {
             causes.push(Cause::invalid(
                 path,
-                format!("Invalid value: \"{actual}\": {path} in body must be of type {t}: \"{actual}\""),
+                format!(
+                    "Invalid value: \"{actual}\": {path} in body must be of type {t}: \"{actual}\""
+                ),
             ));
             return;
         }
@@ -200,7 +223,11 @@ fn validate(value: &Value, schema: &Value, path: &str, causes: &mut Vec<Cause>) 
         let supported: Vec<String> = options.iter().map(describe).collect();
         causes.push(Cause::not_supported(
             path,
-            format!("Unsupported value: {}: supported values: {}", describe(value), supported.join(", ")),
+            format!(
+                "Unsupported value: {}: supported values: {}",
+                describe(value),
+                supported.join(", ")
+            ),
         ));
     }
     if let Some(n) = value.as_f64() {
@@ -209,19 +236,33 @@ fn validate(value: &Value, schema: &Value, path: &str, causes: &mut Vec<Cause>) 
         if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
             && (n < min || (excl_min && n == min))
         {
-            let rel = if excl_min { "greater than" } else { "greater than or equal to" };
+            let rel = if excl_min {
+                "greater than"
+            } else {
+                "greater than or equal to"
+            };
             causes.push(Cause::invalid(
                 path,
-                format!("Invalid value: {value}: {path} in body should be {rel} {}", schema["minimum"]),
+                format!(
+                    "Invalid value: {value}: {path} in body should be {rel} {}",
+                    schema["minimum"]
+                ),
             ));
         }
         if let Some(max) = schema.get("maximum").and_then(Value::as_f64)
             && (n > max || (excl_max && n == max))
         {
-            let rel = if excl_max { "less than" } else { "less than or equal to" };
+            let rel = if excl_max {
+                "less than"
+            } else {
+                "less than or equal to"
+            };
             causes.push(Cause::invalid(
                 path,
-                format!("Invalid value: {value}: {path} in body should be {rel} {}", schema["maximum"]),
+                format!(
+                    "Invalid value: {value}: {path} in body should be {rel} {}",
+                    schema["maximum"]
+                ),
             ));
         }
     }
@@ -241,14 +282,20 @@ fn validate(value: &Value, schema: &Value, path: &str, causes: &mut Vec<Cause>) 
         {
             causes.push(Cause::invalid(
                 path,
-                format!("Invalid value: {}: {path} in body should be at least {min} chars long", describe(value)),
+                format!(
+                    "Invalid value: {}: {path} in body should be at least {min} chars long",
+                    describe(value)
+                ),
             ));
         }
         if let Some(p) = schema.get("pattern").and_then(Value::as_str) {
             match regex::Regex::new(p) {
                 Ok(re) if !re.is_match(s) => causes.push(Cause::invalid(
                     path,
-                    format!("Invalid value: {}: {path} in body should match '{p}'", describe(value)),
+                    format!(
+                        "Invalid value: {}: {path} in body should match '{p}'",
+                        describe(value)
+                    ),
                 )),
                 _ => {}
             }
@@ -271,7 +318,10 @@ fn validate(value: &Value, schema: &Value, path: &str, causes: &mut Vec<Cause>) 
             {
                 causes.push(Cause::invalid(
                     path,
-                    format!("Invalid value: {}: {path} in body should have at least {min} items", items.len()),
+                    format!(
+                        "Invalid value: {}: {path} in body should have at least {min} items",
+                        items.len()
+                    ),
                 ));
             }
             if let Some(s) = schema.get("items") {
@@ -344,15 +394,20 @@ mod tests {
         let mut obj = json!({"apiVersion": "x/v1", "kind": "K", "metadata": {"name": "a", "bogus": 1},
             "spec": {"name": "a", "bogus": 1, "free": {"any": 1}, "labels": {"k": "v"}}, "top": 1});
         prune_root(&mut obj, &schema());
-        assert_eq!(obj, json!({"apiVersion": "x/v1", "kind": "K", "metadata": {"name": "a"},
-            "spec": {"name": "a", "free": {"any": 1}, "labels": {"k": "v"}}}));
+        assert_eq!(
+            obj,
+            json!({"apiVersion": "x/v1", "kind": "K", "metadata": {"name": "a"},
+            "spec": {"name": "a", "free": {"any": 1}, "labels": {"k": "v"}}})
+        );
     }
 
     #[test]
     fn validation_reports_each_broken_rule_with_its_field() {
         let obj = json!({"spec": {"name": "ABCDEFG", "replicas": 9, "mode": "c"}});
-        let fields: Vec<(String, &str)> =
-            validate_root(&obj, &schema(), None).into_iter().map(|c| (c.field, c.reason)).collect();
+        let fields: Vec<(String, &str)> = validate_root(&obj, &schema(), None)
+            .into_iter()
+            .map(|c| (c.field, c.reason))
+            .collect();
         assert!(fields.contains(&("spec.name".into(), "FieldValueTooLong")));
         assert!(fields.contains(&("spec.name".into(), "FieldValueInvalid")));
         assert!(fields.contains(&("spec.replicas".into(), "FieldValueInvalid")));
@@ -360,7 +415,11 @@ mod tests {
         let missing = validate_root(&json!({"spec": {}}), &schema(), None);
         assert_eq!(missing[0].field, "spec.name");
         assert_eq!(missing[0].reason, "FieldValueRequired");
-        let wrong_type = validate_root(&json!({"spec": {"name": "a", "replicas": "x"}}), &schema(), None);
+        let wrong_type = validate_root(
+            &json!({"spec": {"name": "a", "replicas": "x"}}),
+            &schema(),
+            None,
+        );
         assert_eq!(wrong_type[0].field, "spec.replicas");
     }
 }

@@ -43,12 +43,15 @@ fn split_top_level(s: &str) -> Vec<String> {
 fn valid_key(k: &str) -> bool {
     !k.is_empty()
         && k.len() <= 317
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
         && k.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
 }
 
 fn valid_value(v: &str) -> bool {
-    v.len() <= 63 && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    v.len() <= 63
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 fn parse_set(s: &str) -> Option<BTreeSet<String>> {
@@ -112,8 +115,12 @@ impl LabelSelector {
             Requirement::NotIn(k, set) => !get(k).is_some_and(|x| set.contains(x)),
             Requirement::Exists(k) => get(k).is_some(),
             Requirement::DoesNotExist(k) => get(k).is_none(),
-            Requirement::GreaterThan(k, n) => get(k).and_then(|x| x.parse::<i64>().ok()).is_some_and(|x| x > *n),
-            Requirement::LessThan(k, n) => get(k).and_then(|x| x.parse::<i64>().ok()).is_some_and(|x| x < *n),
+            Requirement::GreaterThan(k, n) => get(k)
+                .and_then(|x| x.parse::<i64>().ok())
+                .is_some_and(|x| x > *n),
+            Requirement::LessThan(k, n) => get(k)
+                .and_then(|x| x.parse::<i64>().ok())
+                .is_some_and(|x| x < *n),
         })
     }
 }
@@ -137,7 +144,9 @@ impl FieldSelector {
             } else if let Some((f, v)) = part.split_once('=') {
                 (f, true, v)
             } else {
-                return Err(format!("invalid selector: '{s}'; can't understand '{part}'"));
+                return Err(format!(
+                    "invalid selector: '{s}'; can't understand '{part}'"
+                ));
             };
             let field = field.trim();
             if !supported.iter().any(|f| f == field) {
@@ -205,7 +214,11 @@ mod tests {
     #[test]
     fn field_selector_rejects_unknown_fields_and_matches_known() {
         let supported = vec!["metadata.name".to_string(), "type".to_string()];
-        assert!(FieldSelector::parse("spec.x=1", &supported).unwrap_err().contains("field label not supported"));
+        assert!(
+            FieldSelector::parse("spec.x=1", &supported)
+                .unwrap_err()
+                .contains("field label not supported")
+        );
         let s = FieldSelector::parse("metadata.name=a,type!=x", &supported).unwrap();
         assert!(s.matches(&obj(json!({}))));
     }

@@ -12,16 +12,32 @@ pub struct Cause {
 
 impl Cause {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Cause { reason: "FieldValueInvalid", message: message.into(), field: field.into() }
+        Cause {
+            reason: "FieldValueInvalid",
+            message: message.into(),
+            field: field.into(),
+        }
     }
     pub fn required(field: impl Into<String>) -> Self {
-        Cause { reason: "FieldValueRequired", message: "Required value".into(), field: field.into() }
+        Cause {
+            reason: "FieldValueRequired",
+            message: "Required value".into(),
+            field: field.into(),
+        }
     }
     pub fn forbidden(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Cause { reason: "FieldValueForbidden", message: message.into(), field: field.into() }
+        Cause {
+            reason: "FieldValueForbidden",
+            message: message.into(),
+            field: field.into(),
+        }
     }
     pub fn not_supported(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Cause { reason: "FieldValueNotSupported", message: message.into(), field: field.into() }
+        Cause {
+            reason: "FieldValueNotSupported",
+            message: message.into(),
+            field: field.into(),
+        }
     }
 }
 
@@ -34,7 +50,11 @@ pub struct ApiError {
 
 /// The `<resource>[.<group>]` text the server uses in messages.
 pub fn qualified(plural: &str, group: &str) -> String {
-    if group.is_empty() { plural.to_string() } else { format!("{plural}.{group}") }
+    if group.is_empty() {
+        plural.to_string()
+    } else {
+        format!("{plural}.{group}")
+    }
 }
 
 fn details(name: &str, group: &str, kind: &str) -> Value {
@@ -68,20 +88,31 @@ impl ApiError {
     }
 
     pub fn not_found(plural: &str, group: &str, name: &str) -> Self {
-        Self::new(404, "NotFound", format!("{} \"{name}\" not found", qualified(plural, group)))
-            .with_details(details(name, group, plural))
+        Self::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", qualified(plural, group)),
+        )
+        .with_details(details(name, group, plural))
     }
 
     pub fn already_exists(plural: &str, group: &str, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", qualified(plural, group)))
-            .with_details(details(name, group, plural))
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", qualified(plural, group)),
+        )
+        .with_details(details(name, group, plural))
     }
 
     pub fn conflict(plural: &str, group: &str, name: &str, why: &str) -> Self {
         Self::new(
             409,
             "Conflict",
-            format!("Operation cannot be fulfilled on {} \"{name}\": {why}", qualified(plural, group)),
+            format!(
+                "Operation cannot be fulfilled on {} \"{name}\": {why}",
+                qualified(plural, group)
+            ),
         )
         .with_details(details(name, group, plural))
     }
@@ -99,7 +130,13 @@ impl ApiError {
     pub fn invalid(kind: &str, group: &str, name: &str, causes: Vec<Cause>) -> Self {
         let summary: Vec<String> = causes
             .iter()
-            .map(|c| if c.field.is_empty() { c.message.clone() } else { format!("{}: {}", c.field, c.message) })
+            .map(|c| {
+                if c.field.is_empty() {
+                    c.message.clone()
+                } else {
+                    format!("{}: {}", c.field, c.message)
+                }
+            })
             .collect();
         let summary = match summary.len() {
             1 => summary[0].clone(),
@@ -107,20 +144,34 @@ impl ApiError {
         };
         let mut d = details(name, group, kind);
         d["causes"] = causes_json(&causes);
-        Self::new(422, "Invalid", format!("{} \"{name}\" is invalid: {summary}", qualified(kind, group)))
-            .with_details(d)
+        Self::new(
+            422,
+            "Invalid",
+            format!(
+                "{} \"{name}\" is invalid: {summary}",
+                qualified(kind, group)
+            ),
+        )
+        .with_details(d)
     }
 
     /// 409 from server-side apply with one FieldManagerConflict cause per field.
     pub fn apply_conflict(plural: &str, group: &str, name: &str, causes: Vec<Cause>) -> Self {
         let n = causes.len();
-        let lines: Vec<String> = causes.iter().map(|c| format!("{}: {}", c.message, c.field)).collect();
+        let lines: Vec<String> = causes
+            .iter()
+            .map(|c| format!("{}: {}", c.message, c.field))
+            .collect();
         let mut d = details(name, group, plural);
         d["causes"] = causes_json(&causes);
         Self::new(
             409,
             "Conflict",
-            format!("Apply failed with {n} conflict{}: {}", if n == 1 { "" } else { "s" }, lines.join("\n")),
+            format!(
+                "Apply failed with {n} conflict{}: {}",
+                if n == 1 { "" } else { "s" },
+                lines.join("\n")
+            ),
         )
         .with_details(d)
     }
@@ -135,7 +186,11 @@ impl ApiError {
             "UnsupportedMediaType",
             format!(
                 "the body of the request was in an unknown format - accepted media types include: {}",
-                if supported.is_empty() { content_type.to_string() } else { supported.join(", ") }
+                if supported.is_empty() {
+                    content_type.to_string()
+                } else {
+                    supported.join(", ")
+                }
             ),
         )
     }
@@ -145,7 +200,11 @@ impl ApiError {
     }
 
     pub fn method_not_allowed() -> Self {
-        Self::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        Self::new(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
@@ -162,7 +221,12 @@ impl ApiError {
         match code {
             409 => Self::stale(plural, group, name),
             404 => Self::not_found(plural, group, name),
-            422 => Self::invalid(plural, group, name, vec![Cause::invalid("", "injected fault")]),
+            422 => Self::invalid(
+                plural,
+                group,
+                name,
+                vec![Cause::invalid("", "injected fault")],
+            ),
             429 => Self::new(429, "TooManyRequests", "injected fault"),
             503 => Self::new(503, "ServiceUnavailable", "injected fault"),
             504 => Self::new(504, "Timeout", "injected fault"),

@@ -64,17 +64,28 @@ pub struct Store {
 }
 
 pub fn rv_of(obj: &Value) -> u64 {
-    obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).and_then(|s| s.parse().ok()).unwrap_or(0)
+    obj.pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 pub fn obj_key(obj: &Value) -> ObjKey {
-    let s = |p: &str| obj.pointer(p).and_then(Value::as_str).unwrap_or_default().to_string();
+    let s = |p: &str| {
+        obj.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     (s("/metadata/namespace"), s("/metadata/name"))
 }
 
 impl Store {
     pub fn new() -> Self {
-        let mut s = Store { types: resources::builtins(), ..Default::default() };
+        let mut s = Store {
+            types: resources::builtins(),
+            ..Default::default()
+        };
         let ns = json!({"apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": "default", "uid": uuid::Uuid::new_v4().to_string(),
                 "creationTimestamp": crate::clock::now_seconds()},
@@ -92,12 +103,16 @@ impl Store {
     }
 
     pub fn find_type(&self, group: &str, version: &str, plural: &str) -> Option<ResourceType> {
-        self.types.iter().find(|t| t.group == group && t.version == version && t.plural == plural).cloned()
+        self.types
+            .iter()
+            .find(|t| t.group == group && t.version == version && t.plural == plural)
+            .cloned()
     }
 
     /// Replaces the served types of one (group, plural); empty `types` stops serving it.
     pub fn set_crd_types(&mut self, group: &str, plural: &str, types: Vec<ResourceType>) {
-        self.types.retain(|t| t.builtin || !(t.group == group && t.plural == plural));
+        self.types
+            .retain(|t| t.builtin || !(t.group == group && t.plural == plural));
         self.types.extend(types);
     }
 
@@ -109,13 +124,21 @@ impl Store {
     pub fn list(&self, key: &ResKey, ns: Option<&str>) -> Vec<Value> {
         self.objects
             .get(key)
-            .map(|m| m.iter().filter(|((n, _), _)| ns.is_none_or(|ns| ns == n)).map(|(_, v)| v.clone()).collect())
+            .map(|m| {
+                m.iter()
+                    .filter(|((n, _), _)| ns.is_none_or(|ns| ns == n))
+                    .map(|(_, v)| v.clone())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     /// Every stored object with its resource key (for garbage collection).
     pub fn all(&self) -> Vec<(ResKey, Value)> {
-        self.objects.iter().flat_map(|(k, m)| m.values().map(move |v| (k.clone(), v.clone()))).collect()
+        self.objects
+            .iter()
+            .flat_map(|(k, m)| m.values().map(move |v| (k.clone(), v.clone())))
+            .collect()
     }
 
     fn next_rv(&mut self) -> u64 {
@@ -131,7 +154,8 @@ impl Store {
                 self.compacted_rv = old.rv;
             }
         }
-        self.watchers.retain(|(k, tx)| *k != change.key || tx.send(change.clone()).is_ok());
+        self.watchers
+            .retain(|(k, tx)| *k != change.key || tx.send(change.clone()).is_ok());
     }
 
     /// Stores `obj` under a fresh resourceVersion and tells watchers. `previous` is the
@@ -140,9 +164,22 @@ impl Store {
         let rv = self.next_rv();
         obj["metadata"]["resourceVersion"] = json!(rv.to_string());
         let ok = obj_key(&obj);
-        self.objects.entry(key.clone()).or_default().insert(ok, obj.clone());
-        let kind = if previous.is_some() { ChangeKind::Modified } else { ChangeKind::Added };
-        self.publish(Change { rv, key: key.clone(), kind, object: obj.clone(), previous });
+        self.objects
+            .entry(key.clone())
+            .or_default()
+            .insert(ok, obj.clone());
+        let kind = if previous.is_some() {
+            ChangeKind::Modified
+        } else {
+            ChangeKind::Added
+        };
+        self.publish(Change {
+            rv,
+            key: key.clone(),
+            kind,
+            object: obj.clone(),
+            previous,
+        });
         obj
     }
 
@@ -152,7 +189,13 @@ impl Store {
         let rv = self.next_rv();
         let mut gone = old.clone();
         gone["metadata"]["resourceVersion"] = json!(rv.to_string());
-        self.publish(Change { rv, key: key.clone(), kind: ChangeKind::Deleted, object: gone.clone(), previous: Some(old) });
+        self.publish(Change {
+            rv,
+            key: key.clone(),
+            kind: ChangeKind::Deleted,
+            object: gone.clone(),
+            previous: Some(old),
+        });
         Some(gone)
     }
 
@@ -161,17 +204,26 @@ impl Store {
         let (tx, rx) = mpsc::unbounded_channel();
         let start = match from.filter(|rv| *rv > 0) {
             None => WatchStart::Snapshot(self.list(key, ns)),
-            Some(rv) if rv < self.compacted_rv => {
-                WatchStart::TooOld { requested: rv, oldest: self.compacted_rv + 1 }
-            }
+            Some(rv) if rv < self.compacted_rv => WatchStart::TooOld {
+                requested: rv,
+                oldest: self.compacted_rv + 1,
+            },
             Some(rv) => WatchStart::Replay(
-                self.history.iter().filter(|c| c.rv > rv && c.key == *key).cloned().collect(),
+                self.history
+                    .iter()
+                    .filter(|c| c.rv > rv && c.key == *key)
+                    .cloned()
+                    .collect(),
             ),
         };
         if !matches!(start, WatchStart::TooOld { .. }) {
             self.watchers.push((key.clone(), tx));
         }
-        Subscription { start, rv: self.rv, changes: rx }
+        Subscription {
+            start,
+            rv: self.rv,
+            changes: rx,
+        }
     }
 
     /// Forgets all history, as etcd compaction does: older watch resumptions get 410.

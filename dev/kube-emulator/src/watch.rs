@@ -34,7 +34,9 @@ pub struct WatchRequest {
 
 impl WatchRequest {
     fn matches(&self, obj: &Value) -> bool {
-        let ns_ok = self.ns.as_deref().is_none_or(|ns| obj.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns));
+        let ns_ok = self.ns.as_deref().is_none_or(|ns| {
+            obj.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns)
+        });
         ns_ok && self.labels.matches(obj) && self.fields.matches(obj)
     }
 
@@ -49,11 +51,16 @@ impl WatchRequest {
             meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
         let (kind, api_version) = if self.metadata_only {
-            ("PartialObjectMetadata".to_string(), "meta.k8s.io/v1".to_string())
+            (
+                "PartialObjectMetadata".to_string(),
+                "meta.k8s.io/v1".to_string(),
+            )
         } else {
             (self.rt.kind.clone(), self.rt.api_version())
         };
-        line(json!({"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": api_version, "metadata": meta}}))
+        line(
+            json!({"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": api_version, "metadata": meta}}),
+        )
     }
 
     /// The event, if any, this watch sees for one change (W2).
@@ -107,7 +114,9 @@ fn line(v: Value) -> Bytes {
 /// Opens the watch and answers with its streaming body.
 pub fn serve(shared: Arc<Shared>, req: WatchRequest) -> Response {
     let (tx, rx) = mpsc::channel::<Bytes>(256);
-    let sub = shared.store().subscribe(&req.rt.storage_key(), req.ns.as_deref(), req.from);
+    let sub = shared
+        .store()
+        .subscribe(&req.rt.storage_key(), req.ns.as_deref(), req.from);
     tokio::spawn(async move {
         let mut changes = sub.changes;
         let mut last_rv = sub.rv;
@@ -117,7 +126,9 @@ pub fn serve(shared: Arc<Shared>, req: WatchRequest) -> Response {
         };
         match sub.start {
             WatchStart::TooOld { requested, oldest } => {
-                let status = ApiError::expired(format!("too old resource version: {requested} ({oldest})")).body;
+                let status =
+                    ApiError::expired(format!("too old resource version: {requested} ({oldest})"))
+                        .body;
                 send(line(json!({"type": "ERROR", "object": status}))).await;
                 return;
             }
@@ -170,7 +181,9 @@ pub fn serve(shared: Arc<Shared>, req: WatchRequest) -> Response {
         }
     });
     let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<Bytes, std::io::Error>(b), rx))
+        rx.recv()
+            .await
+            .map(|b| (Ok::<Bytes, std::io::Error>(b), rx))
     });
     Response::builder()
         .status(200)

@@ -47,15 +47,22 @@ fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
     if !obj.get("metadata").is_some_and(Value::is_object) {
         obj["metadata"] = json!({});
     }
-    obj["metadata"].as_object_mut().expect("metadata is an object")
+    obj["metadata"]
+        .as_object_mut()
+        .expect("metadata is an object")
 }
 
 fn name_of(obj: &Value) -> &str {
-    obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
+    obj.pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 fn finalizers(obj: &Value) -> Vec<Value> {
-    obj.pointer("/metadata/finalizers").and_then(Value::as_array).cloned().unwrap_or_default()
+    obj.pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn invalid(ctx: &Ctx, name: &str, causes: Vec<Cause>) -> ApiError {
@@ -80,12 +87,19 @@ fn spec_differs(a: &Value, b: &Value, skip_status: bool) -> bool {
 /// Secrets: stringData folds into data, type defaults to Opaque (X7).
 fn normalize_secret(obj: &mut Value) {
     if let Some(Value::Object(sd)) = obj.as_object_mut().and_then(|m| m.remove("stringData")) {
-        let data = obj.as_object_mut().expect("object").entry("data").or_insert_with(|| json!({}));
+        let data = obj
+            .as_object_mut()
+            .expect("object")
+            .entry("data")
+            .or_insert_with(|| json!({}));
         if !data.is_object() {
             *data = json!({});
         }
         for (k, v) in sd {
-            let text = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+            let text = v
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string());
             data[k] = json!(base64::engine::general_purpose::STANDARD.encode(text));
         }
     }
@@ -95,11 +109,19 @@ fn normalize_secret(obj: &mut Value) {
 }
 
 /// Makes `new` a proper stored object, validates it and commits it, or answers the no-op.
-fn finish(store: &mut Store, ctx: &Ctx, old: Option<&Value>, mut new: Value, applied: bool) -> Answer {
+fn finish(
+    store: &mut Store,
+    ctx: &Ctx,
+    old: Option<&Value>,
+    mut new: Value,
+    applied: bool,
+) -> Answer {
     let rt = ctx.rt;
     let now = clock::now_seconds();
     if !new.is_object() {
-        return Err(ApiError::bad_request("the request body must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ));
     }
     new["apiVersion"] = json!(rt.api_version());
     new["kind"] = json!(rt.kind);
@@ -146,7 +168,13 @@ fn finish(store: &mut Store, ctx: &Ctx, old: Option<&Value>, mut new: Value, app
             }
         }
         let meta = meta_mut(&mut new);
-        for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+        for f in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+        ] {
             match old.get("metadata").and_then(|m| m.get(f)) {
                 Some(v) => meta.insert(f.into(), v.clone()),
                 None => meta.remove(f),
@@ -159,7 +187,11 @@ fn finish(store: &mut Store, ctx: &Ctx, old: Option<&Value>, mut new: Value, app
         let meta = meta_mut(&mut new);
         meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
         meta.insert("creationTimestamp".into(), json!(now));
-        for f in ["deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+        for f in [
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+        ] {
             meta.remove(f);
         }
     }
@@ -171,11 +203,17 @@ fn finish(store: &mut Store, ctx: &Ctx, old: Option<&Value>, mut new: Value, app
     if let Some(s) = &rt.schema {
         schema::prune_root(&mut new, s);
         schema::apply_defaults(&mut new, s);
-        let only = if ctx.subresource == Some("status") { Some("status") } else { None };
+        let only = if ctx.subresource == Some("status") {
+            Some("status")
+        } else {
+            None
+        };
         causes.extend(
             schema::validate_root(&new, s, only)
                 .into_iter()
-                .filter(|c| only.is_some() || !rt.status_subresource || !c.field.starts_with("status")),
+                .filter(|c| {
+                    only.is_some() || !rt.status_subresource || !c.field.starts_with("status")
+                }),
         );
     }
     if rt.builtin {
@@ -195,7 +233,12 @@ fn finish(store: &mut Store, ctx: &Ctx, old: Option<&Value>, mut new: Value, app
     }
 
     if !applied {
-        let w = Writer { manager: ctx.manager, subresource: ctx.subresource, api_version: &rt.api_version(), now: &now };
+        let w = Writer {
+            manager: ctx.manager,
+            subresource: ctx.subresource,
+            api_version: &rt.api_version(),
+            now: &now,
+        };
         apply::track_update(old, &mut new, scope(ctx), &w);
     }
 
@@ -203,8 +246,15 @@ fn finish(store: &mut Store, ctx: &Ctx, old: Option<&Value>, mut new: Value, app
         let generation = match old {
             None => 1,
             Some(old) => {
-                let g = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
-                if spec_differs(old, &new, rt.status_subresource) { g + 1 } else { g }
+                let g = old
+                    .pointer("/metadata/generation")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1);
+                if spec_differs(old, &new, rt.status_subresource) {
+                    g + 1
+                } else {
+                    g
+                }
             }
         };
         meta_mut(&mut new).insert("generation".into(), json!(generation));
@@ -216,7 +266,10 @@ fn finish(store: &mut Store, ctx: &Ctx, old: Option<&Value>, mut new: Value, app
         after_commit(store, rt, &stored);
         return Ok((201, stored));
     };
-    meta_mut(&mut new).insert("resourceVersion".into(), old["metadata"]["resourceVersion"].clone());
+    meta_mut(&mut new).insert(
+        "resourceVersion".into(),
+        old["metadata"]["resourceVersion"].clone(),
+    );
     if apply::without_times(old) == apply::without_times(&new) {
         return Ok((200, old.clone()));
     }
@@ -234,7 +287,10 @@ fn finish(store: &mut Store, ctx: &Ctx, old: Option<&Value>, mut new: Value, app
 fn after_commit(store: &mut Store, rt: &ResourceType, obj: &Value) {
     if is_crd_resource(rt)
         && let Ok(types) = resources::from_crd(obj)
-        && let (Some(g), Some(p)) = (obj.pointer("/spec/group"), obj.pointer("/spec/names/plural"))
+        && let (Some(g), Some(p)) = (
+            obj.pointer("/spec/group"),
+            obj.pointer("/spec/names/plural"),
+        )
     {
         store.set_crd_types(g.as_str().unwrap_or(""), p.as_str().unwrap_or(""), types);
     }
@@ -245,8 +301,16 @@ fn after_delete(store: &mut Store, rt: &ResourceType, obj: &Value) {
     if !is_crd_resource(rt) {
         return;
     }
-    let group = obj.pointer("/spec/group").and_then(Value::as_str).unwrap_or("").to_string();
-    let plural = obj.pointer("/spec/names/plural").and_then(Value::as_str).unwrap_or("").to_string();
+    let group = obj
+        .pointer("/spec/group")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let plural = obj
+        .pointer("/spec/names/plural")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     store.set_crd_types(&group, &plural, vec![]);
     let key = (group, plural);
     for o in store.list(&key, None) {
@@ -256,9 +320,11 @@ fn after_delete(store: &mut Store, rt: &ResourceType, obj: &Value) {
 
 fn check_namespace(ctx: &Ctx, body: &Value) -> Result<(), ApiError> {
     match body.pointer("/metadata/namespace").and_then(Value::as_str) {
-        Some(ns) if ctx.rt.namespaced && !ns.is_empty() && ns != ctx.ns => Err(ApiError::bad_request(
-            "the namespace of the provided object does not match the namespace sent on the request",
-        )),
+        Some(ns) if ctx.rt.namespaced && !ns.is_empty() && ns != ctx.ns => {
+            Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ))
+        }
         _ => Ok(()),
     }
 }
@@ -278,13 +344,22 @@ const NAME_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 fn generate_name(prefix: &str) -> String {
     let bytes = uuid::Uuid::new_v4().into_bytes();
     let mut p: String = prefix.chars().take(58).collect();
-    p.extend(bytes.iter().take(5).map(|b| NAME_ALPHABET[*b as usize % NAME_ALPHABET.len()] as char));
+    p.extend(
+        bytes
+            .iter()
+            .take(5)
+            .map(|b| NAME_ALPHABET[*b as usize % NAME_ALPHABET.len()] as char),
+    );
     p
 }
 
 fn refuse_create_rv(body: &Value) -> Result<(), ApiError> {
     if rv_of(body) != 0 {
-        return Err(ApiError::new(500, "", "resourceVersion should not be set on objects to be created"));
+        return Err(ApiError::new(
+            500,
+            "",
+            "resourceVersion should not be set on objects to be created",
+        ));
     }
     Ok(())
 }
@@ -292,20 +367,27 @@ fn refuse_create_rv(body: &Value) -> Result<(), ApiError> {
 /// POST to a collection (X1).
 pub fn create(store: &mut Store, ctx: &Ctx, mut body: Value) -> Answer {
     if !body.is_object() {
-        return Err(ApiError::bad_request("the request body must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ));
     }
     check_namespace(ctx, &body)?;
     refuse_create_rv(&body)?;
     let key = ctx.rt.storage_key();
     if name_of(&body).is_empty() {
-        let Some(prefix) = body.pointer("/metadata/generateName").and_then(Value::as_str).map(str::to_string)
+        let Some(prefix) = body
+            .pointer("/metadata/generateName")
+            .and_then(Value::as_str)
+            .map(str::to_string)
         else {
             return Err(invalid(ctx, "", vec![Cause::required("metadata.name")]).with_message(format!(
                 "{} \"\" is invalid: metadata.name: Required value: name or generateName is required",
                 ctx.rt.kind
             )));
         };
-        let free = (0..8).map(|_| generate_name(&prefix)).find(|n| store.get(&key, &(ctx.ns.into(), n.clone())).is_none());
+        let free = (0..8)
+            .map(|_| generate_name(&prefix))
+            .find(|n| store.get(&key, &(ctx.ns.into(), n.clone())).is_none());
         let Some(name) = free else {
             let mut e = ApiError::already_exists(&ctx.rt.plural, &ctx.rt.group, &prefix);
             e.body["details"]["retryAfterSeconds"] = json!(1);
@@ -315,7 +397,11 @@ pub fn create(store: &mut Store, ctx: &Ctx, mut body: Value) -> Answer {
     }
     let name = name_of(&body).to_string();
     if store.get(&key, &(ctx.ns.into(), name.clone())).is_some() {
-        return Err(ApiError::already_exists(&ctx.rt.plural, &ctx.rt.group, &name));
+        return Err(ApiError::already_exists(
+            &ctx.rt.plural,
+            &ctx.rt.group,
+            &name,
+        ));
     }
     meta_mut(&mut body).remove("managedFields");
     finish(store, ctx, None, body, false)
@@ -323,7 +409,10 @@ pub fn create(store: &mut Store, ctx: &Ctx, mut body: Value) -> Answer {
 
 fn load(store: &Store, ctx: &Ctx, name: &str) -> Result<Value, ApiError> {
     store
-        .get(&ctx.rt.storage_key(), &(ctx.ns.to_string(), name.to_string()))
+        .get(
+            &ctx.rt.storage_key(),
+            &(ctx.ns.to_string(), name.to_string()),
+        )
         .cloned()
         .ok_or_else(|| ApiError::not_found(&ctx.rt.plural, &ctx.rt.group, name))
 }
@@ -331,22 +420,29 @@ fn load(store: &Store, ctx: &Ctx, name: &str) -> Result<Value, ApiError> {
 /// PUT of one object or its status (X2).
 pub fn replace(store: &mut Store, ctx: &Ctx, name: &str, mut body: Value) -> Answer {
     if !body.is_object() {
-        return Err(ApiError::bad_request("the request body must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ));
     }
     check_name(&body, name)?;
     check_namespace(ctx, &body)?;
     let old = load(store, ctx, name)?;
-    match body.pointer("/metadata/resourceVersion").and_then(Value::as_str) {
-        Some(rv) if !rv.is_empty() => {
-            if rv_of(&old).to_string() != rv {
-                return Err(ApiError::stale(&ctx.rt.plural, &ctx.rt.group, name));
-            }
+    match body
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+    {
+        Some(rv) if !rv.is_empty() && rv_of(&old).to_string() != rv => {
+            return Err(ApiError::stale(&ctx.rt.plural, &ctx.rt.group, name));
         }
+        Some(rv) if !rv.is_empty() => {}
         _ if !ctx.rt.builtin => {
             return Err(invalid(
                 ctx,
                 name,
-                vec![Cause::invalid("metadata.resourceVersion", "Invalid value: 0x0: must be specified for an update")],
+                vec![Cause::invalid(
+                    "metadata.resourceVersion",
+                    "Invalid value: 0x0: must be specified for an update",
+                )],
             ));
         }
         _ => {}
@@ -361,7 +457,14 @@ pub fn replace(store: &mut Store, ctx: &Ctx, name: &str, mut body: Value) -> Ans
 }
 
 /// PATCH of one object or its status, every content type (X3, X4).
-pub fn patch(store: &mut Store, ctx: &Ctx, name: &str, kind: PatchKind, body: &[u8], force: bool) -> Answer {
+pub fn patch(
+    store: &mut Store,
+    ctx: &Ctx,
+    name: &str,
+    kind: PatchKind,
+    body: &[u8],
+    force: bool,
+) -> Answer {
     if kind == PatchKind::Apply {
         return apply_patch(store, ctx, name, body, force);
     }
@@ -370,28 +473,39 @@ pub fn patch(store: &mut Store, ctx: &Ctx, name: &str, kind: PatchKind, body: &[
             "PatchOptions",
             "meta.k8s.io",
             "",
-            vec![Cause::forbidden("force", "Forbidden: may not be specified for non-apply patch")],
+            vec![Cause::forbidden(
+                "force",
+                "Forbidden: may not be specified for non-apply patch",
+            )],
         ));
     }
     if kind == PatchKind::Strategic && !ctx.rt.builtin {
         return Err(ApiError::unsupported_media_type(
             "application/strategic-merge-patch+json",
-            &["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"],
+            &[
+                "application/json-patch+json",
+                "application/merge-patch+json",
+                "application/apply-patch+yaml",
+            ],
         ));
     }
     let old = load(store, ctx, name)?;
-    let p: Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+    let p: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
     let mut new = old.clone();
     match kind {
         PatchKind::Json => patch::json_patch(&mut new, &p).map_err(|e| {
-            invalid(ctx, name, vec![Cause::invalid("", e.clone())]).with_message(format!("the server rejected our request due to an error in our request: {e}"))
+            invalid(ctx, name, vec![Cause::invalid("", e.clone())]).with_message(format!(
+                "the server rejected our request due to an error in our request: {e}"
+            ))
         })?,
         PatchKind::Merge => patch::merge_patch(&mut new, &p),
         PatchKind::Strategic => patch::strategic_merge(&mut new, &p),
         PatchKind::Apply => unreachable!("handled above"),
     }
-    if let Some(rv) = new.pointer("/metadata/resourceVersion").and_then(Value::as_str)
+    if let Some(rv) = new
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
         && rv != rv_of(&old).to_string()
     {
         return Err(ApiError::stale(&ctx.rt.plural, &ctx.rt.group, name));
@@ -404,8 +518,10 @@ fn parse_apply_body(body: &[u8]) -> Result<Value, ApiError> {
     if let Ok(v) = serde_json::from_slice::<Value>(body) {
         return Ok(v);
     }
-    let text = std::str::from_utf8(body).map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))?;
-    serde_saphyr::from_str::<Value>(text).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
+    let text = std::str::from_utf8(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))?;
+    serde_saphyr::from_str::<Value>(text)
+        .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
 }
 
 /// Server-side apply (X4).
@@ -436,11 +552,18 @@ fn apply_patch(store: &mut Store, ctx: &Ctx, name: &str, body: &[u8], force: boo
     }
     check_name(&cfg, name)?;
     check_namespace(ctx, &cfg)?;
-    let old = store.get(&ctx.rt.storage_key(), &(ctx.ns.to_string(), name.to_string())).cloned();
+    let old = store
+        .get(
+            &ctx.rt.storage_key(),
+            &(ctx.ns.to_string(), name.to_string()),
+        )
+        .cloned();
     match &old {
         None => refuse_create_rv(&cfg)?,
         Some(old) => {
-            if let Some(rv) = cfg.pointer("/metadata/resourceVersion").and_then(Value::as_str)
+            if let Some(rv) = cfg
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
                 && rv != rv_of(old).to_string()
             {
                 return Err(ApiError::stale(&ctx.rt.plural, &ctx.rt.group, name));
@@ -454,7 +577,12 @@ fn apply_patch(store: &mut Store, ctx: &Ctx, name: &str, body: &[u8], force: boo
         json!({"apiVersion": ctx.rt.api_version(), "kind": ctx.rt.kind, "metadata": {"name": name, "namespace": ctx.ns}})
     });
     let now = clock::now_seconds();
-    let w = Writer { manager: ctx.manager, subresource: ctx.subresource, api_version: &ctx.rt.api_version(), now: &now };
+    let w = Writer {
+        manager: ctx.manager,
+        subresource: ctx.subresource,
+        api_version: &ctx.rt.api_version(),
+        now: &now,
+    };
     let merged = apply::apply(&live, &cfg, scope(ctx), force, &w)
         .map_err(|causes| ApiError::apply_conflict(&ctx.rt.plural, &ctx.rt.group, name, causes))?;
     finish(store, ctx, old.as_ref(), merged, true)
@@ -473,15 +601,28 @@ impl DeleteOptions {
     pub fn parse(body: &[u8], query: &std::collections::HashMap<String, String>) -> Self {
         let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         let s = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
-        let orphan = v.get("orphanDependents").and_then(Value::as_bool)
+        let orphan = v
+            .get("orphanDependents")
+            .and_then(Value::as_bool)
             .or_else(|| query.get("orphanDependents").map(|s| s == "true"));
         DeleteOptions {
             propagation: s("/propagationPolicy")
                 .or_else(|| query.get("propagationPolicy").cloned())
-                .or_else(|| orphan.map(|o| if o { "Orphan".into() } else { "Background".into() })),
+                .or_else(|| {
+                    orphan.map(|o| {
+                        if o {
+                            "Orphan".into()
+                        } else {
+                            "Background".into()
+                        }
+                    })
+                }),
             uid: s("/preconditions/uid"),
             resource_version: s("/preconditions/resourceVersion"),
-            dry_run: v.get("dryRun").and_then(Value::as_array).is_some_and(|a| !a.is_empty())
+            dry_run: v
+                .get("dryRun")
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty())
                 || query.contains_key("dryRun"),
         }
     }
@@ -491,24 +632,39 @@ impl DeleteOptions {
 pub fn delete(store: &mut Store, ctx: &Ctx, name: &str, opts: &DeleteOptions) -> Answer {
     let rt = ctx.rt;
     let old = load(store, ctx, name)?;
-    let uid = old.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("").to_string();
+    let uid = old
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if let Some(want) = &opts.uid
         && *want != uid
     {
-        return Err(ApiError::conflict(&rt.plural, &rt.group, name, &format!(
-            "Precondition failed: UID in precondition: {want}, UID in object meta: {uid}"
-        )));
+        return Err(ApiError::conflict(
+            &rt.plural,
+            &rt.group,
+            name,
+            &format!("Precondition failed: UID in precondition: {want}, UID in object meta: {uid}"),
+        ));
     }
     if let Some(want) = &opts.resource_version
         && *want != rv_of(&old).to_string()
     {
-        return Err(ApiError::conflict(&rt.plural, &rt.group, name, &format!(
-            "Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {}",
-            rv_of(&old)
-        )));
+        return Err(ApiError::conflict(
+            &rt.plural,
+            &rt.group,
+            name,
+            &format!(
+                "Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {}",
+                rv_of(&old)
+            ),
+        ));
     }
     if opts.dry_run {
-        return Ok((200, crate::status::delete_success(&rt.plural, &rt.group, name, &uid)));
+        return Ok((
+            200,
+            crate::status::delete_success(&rt.plural, &rt.group, name, &uid),
+        ));
     }
     if old.pointer("/metadata/deletionTimestamp").is_some() {
         return Ok((200, old));
@@ -529,7 +685,10 @@ pub fn delete(store: &mut Store, ctx: &Ctx, name: &str, opts: &DeleteOptions) ->
     if fins.is_empty() {
         store.remove(&key, &ok);
         after_delete(store, rt, &old);
-        return Ok((200, crate::status::delete_success(&rt.plural, &rt.group, name, &uid)));
+        return Ok((
+            200,
+            crate::status::delete_success(&rt.plural, &rt.group, name, &uid),
+        ));
     }
     let mut new = old.clone();
     let meta = meta_mut(&mut new);

@@ -16,8 +16,13 @@ async fn crd_created_through_the_api_is_established_and_served() {
         let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
         let crd: CustomResourceDefinition = serde_json::from_value(foo_crd()).unwrap();
         crds.create(&PostParams::default(), &crd).await.unwrap();
-        await_condition(crds, "foos.example.com", conditions::is_crd_established()).await.unwrap();
-        let created = foos(&client).create(&PostParams::default(), &foo("a", json!({"x": 1}))).await.unwrap();
+        await_condition(crds, "foos.example.com", conditions::is_crd_established())
+            .await
+            .unwrap();
+        let created = foos(&client)
+            .create(&PostParams::default(), &foo("a", json!({"x": 1})))
+            .await
+            .unwrap();
         assert_eq!(created.metadata.generation, Some(1));
     })
     .await
@@ -29,9 +34,18 @@ async fn schema_defaults_fill_absent_fields_and_unknown_fields_are_pruned() {
         let (emu, client) = start().await;
         emu.install_crd(foo_crd());
         let api = foos(&client);
-        let created = api.create(&PostParams::default(), &foo("a", json!({"x": 1, "bogus": 2}))).await.unwrap();
+        let created = api
+            .create(
+                &PostParams::default(),
+                &foo("a", json!({"x": 1, "bogus": 2})),
+            )
+            .await
+            .unwrap();
         assert_eq!(created.data["spec"], json!({"x": 1, "replicas": 1}));
-        assert_eq!(api.get("a").await.unwrap().data["spec"], json!({"x": 1, "replicas": 1}));
+        assert_eq!(
+            api.get("a").await.unwrap().data["spec"],
+            json!({"x": 1, "replicas": 1})
+        );
     })
     .await
 }
@@ -42,7 +56,10 @@ async fn schema_violations_are_422_invalid_with_one_cause_per_field() {
         let (emu, client) = start().await;
         emu.install_crd(foo_crd());
         let api = foos(&client);
-        let bad = foo("a", json!({"x": "nope", "replicas": 11, "mode": "medium", "name": "UPPER"}));
+        let bad = foo(
+            "a",
+            json!({"x": "nope", "replicas": 11, "mode": "medium", "name": "UPPER"}),
+        );
         let s = api_error(api.create(&PostParams::default(), &bad).await.unwrap_err());
         assert_eq!((s.code, s.reason.as_str()), (422, "Invalid"));
         let details = s.details.unwrap();
@@ -50,7 +67,10 @@ async fn schema_violations_are_422_invalid_with_one_cause_per_field() {
         assert_eq!(details.group, "example.com");
         let mut fields: Vec<String> = details.causes.iter().map(|c| c.field.clone()).collect();
         fields.sort();
-        assert_eq!(fields, vec!["spec.mode", "spec.name", "spec.replicas", "spec.x"]);
+        assert_eq!(
+            fields,
+            vec!["spec.mode", "spec.name", "spec.replicas", "spec.x"]
+        );
     })
     .await
 }
@@ -62,14 +82,37 @@ async fn generation_moves_only_on_spec_changes() {
         emu.install_crd(foo_crd());
         let api = foos(&client);
         let pp = PatchParams::default();
-        assert_eq!(api.create(&PostParams::default(), &foo("a", json!({"x": 1}))).await.unwrap().metadata.generation, Some(1));
-        let labelled = api.patch("a", &pp, &Patch::Merge(json!({"metadata": {"labels": {"l": "1"}}}))).await.unwrap();
+        assert_eq!(
+            api.create(&PostParams::default(), &foo("a", json!({"x": 1})))
+                .await
+                .unwrap()
+                .metadata
+                .generation,
+            Some(1)
+        );
+        let labelled = api
+            .patch(
+                "a",
+                &pp,
+                &Patch::Merge(json!({"metadata": {"labels": {"l": "1"}}})),
+            )
+            .await
+            .unwrap();
         assert_eq!(labelled.metadata.generation, Some(1));
-        let spec = api.patch("a", &pp, &Patch::Merge(json!({"spec": {"x": 2}}))).await.unwrap();
+        let spec = api
+            .patch("a", &pp, &Patch::Merge(json!({"spec": {"x": 2}})))
+            .await
+            .unwrap();
         assert_eq!(spec.metadata.generation, Some(2));
-        let status = api.patch_status("a", &pp, &Patch::Merge(json!({"status": {"ok": true}}))).await.unwrap();
+        let status = api
+            .patch_status("a", &pp, &Patch::Merge(json!({"status": {"ok": true}})))
+            .await
+            .unwrap();
         assert_eq!(status.metadata.generation, Some(2));
-        let same = api.patch("a", &pp, &Patch::Merge(json!({"spec": {"x": 2}}))).await.unwrap();
+        let same = api
+            .patch("a", &pp, &Patch::Merge(json!({"spec": {"x": 2}})))
+            .await
+            .unwrap();
         assert_eq!(same.metadata.generation, Some(2));
         assert_eq!(rv(&same), rv(&status));
     })
@@ -115,10 +158,19 @@ async fn replace_without_resource_version_is_422_for_custom_resources() {
         let (emu, client) = start().await;
         emu.install_crd(foo_crd());
         let api = foos(&client);
-        api.create(&PostParams::default(), &foo("a", json!({"x": 1}))).await.unwrap();
-        let s = api_error(api.replace("a", &PostParams::default(), &foo("a", json!({"x": 2}))).await.unwrap_err());
+        api.create(&PostParams::default(), &foo("a", json!({"x": 1})))
+            .await
+            .unwrap();
+        let s = api_error(
+            api.replace("a", &PostParams::default(), &foo("a", json!({"x": 2})))
+                .await
+                .unwrap_err(),
+        );
         assert_eq!(s.code, 422);
-        assert_eq!(s.details.unwrap().causes[0].field, "metadata.resourceVersion");
+        assert_eq!(
+            s.details.unwrap().causes[0].field,
+            "metadata.resourceVersion"
+        );
     })
     .await
 }
@@ -132,13 +184,22 @@ async fn delete_with_finalizer_marks_and_removing_the_finalizer_deletes() {
         let mut f = foo("a", json!({"x": 1}));
         f.metadata.finalizers = Some(vec!["a/b".into()]);
         api.create(&PostParams::default(), &f).await.unwrap();
-        let marked = api.delete("a", &DeleteParams::default()).await.unwrap().left().expect("the object");
+        let marked = api
+            .delete("a", &DeleteParams::default())
+            .await
+            .unwrap()
+            .left()
+            .expect("the object");
         assert!(marked.metadata.deletion_timestamp.is_some());
         assert_eq!(marked.metadata.generation, Some(2));
         let s = api_error(
-            api.patch("a", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": ["a/b", "c/d"]}})))
-                .await
-                .unwrap_err(),
+            api.patch(
+                "a",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"finalizers": ["a/b", "c/d"]}})),
+            )
+            .await
+            .unwrap_err(),
         );
         assert_eq!(s.code, 422);
         let ops: json_patch::Patch = serde_json::from_value(json!([
@@ -146,7 +207,9 @@ async fn delete_with_finalizer_marks_and_removing_the_finalizer_deletes() {
             {"op": "remove", "path": "/metadata/finalizers/0"}
         ]))
         .unwrap();
-        api.patch("a", &PatchParams::default(), &Patch::<()>::Json(ops)).await.unwrap();
+        api.patch("a", &PatchParams::default(), &Patch::<()>::Json(ops))
+            .await
+            .unwrap();
         assert!(api.get_opt("a").await.unwrap().is_none());
     })
     .await
@@ -158,13 +221,25 @@ async fn failed_json_patch_test_is_422_and_strategic_merge_on_a_custom_resource_
         let (emu, client) = start().await;
         emu.install_crd(foo_crd());
         let api = foos(&client);
-        api.create(&PostParams::default(), &foo("a", json!({"x": 1}))).await.unwrap();
+        api.create(&PostParams::default(), &foo("a", json!({"x": 1})))
+            .await
+            .unwrap();
         let ops: json_patch::Patch =
             serde_json::from_value(json!([{"op": "test", "path": "/spec/x", "value": 2}])).unwrap();
-        let s = api_error(api.patch("a", &PatchParams::default(), &Patch::<()>::Json(ops)).await.unwrap_err());
+        let s = api_error(
+            api.patch("a", &PatchParams::default(), &Patch::<()>::Json(ops))
+                .await
+                .unwrap_err(),
+        );
         assert_eq!((s.code, s.reason.as_str()), (422, "Invalid"));
         let s = api_error(
-            api.patch("a", &PatchParams::default(), &Patch::Strategic(json!({"spec": {"x": 3}}))).await.unwrap_err(),
+            api.patch(
+                "a",
+                &PatchParams::default(),
+                &Patch::Strategic(json!({"spec": {"x": 3}})),
+            )
+            .await
+            .unwrap_err(),
         );
         assert_eq!((s.code, s.reason.as_str()), (415, "UnsupportedMediaType"));
     })
@@ -179,7 +254,10 @@ async fn missing_custom_resource_is_404_with_group_in_details() {
         let s = api_error(foos(&client).get("x").await.unwrap_err());
         assert_eq!((s.code, s.reason.as_str()), (404, "NotFound"));
         let d = s.details.unwrap();
-        assert_eq!((d.name.as_str(), d.group.as_str(), d.kind.as_str()), ("x", "example.com", "foos"));
+        assert_eq!(
+            (d.name.as_str(), d.group.as_str(), d.kind.as_str()),
+            ("x", "example.com", "foos")
+        );
     })
     .await
 }

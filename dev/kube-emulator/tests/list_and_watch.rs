@@ -13,11 +13,18 @@ use serde_json::json;
 use std::time::Duration;
 
 fn secret(name: &str, labels: serde_json::Value) -> Secret {
-    serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}, "type": "Opaque"})).unwrap()
+    serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}, "type": "Opaque"}))
+        .unwrap()
 }
 
 async fn names(api: &Api<Secret>, lp: &ListParams) -> Vec<String> {
-    api.list(lp).await.unwrap().items.into_iter().map(|s| s.metadata.name.unwrap()).collect()
+    api.list(lp)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|s| s.metadata.name.unwrap())
+        .collect()
 }
 
 #[tokio::test]
@@ -25,14 +32,40 @@ async fn label_and_field_selectors_filter_lists() {
     bounded(async {
         let (_emu, client) = start().await;
         let api: Api<Secret> = Api::default_namespaced(client);
-        for (n, l) in [("a", json!({"a": "1"})), ("b", json!({"a": "2"})), ("c", json!({}))] {
-            api.create(&PostParams::default(), &secret(n, l)).await.unwrap();
+        for (n, l) in [
+            ("a", json!({"a": "1"})),
+            ("b", json!({"a": "2"})),
+            ("c", json!({})),
+        ] {
+            api.create(&PostParams::default(), &secret(n, l))
+                .await
+                .unwrap();
         }
-        assert_eq!(names(&api, &ListParams::default().labels("a!=1")).await, vec!["b", "c"]);
-        assert_eq!(names(&api, &ListParams::default().labels("a in (1,2)")).await, vec!["a", "b"]);
-        assert_eq!(names(&api, &ListParams::default().fields("metadata.name=a")).await, vec!["a"]);
-        assert_eq!(names(&api, &ListParams::default().fields("type=Opaque,metadata.name!=a")).await, vec!["b", "c"]);
-        let s = api_error(api.list(&ListParams::default().fields("data.x=1")).await.unwrap_err());
+        assert_eq!(
+            names(&api, &ListParams::default().labels("a!=1")).await,
+            vec!["b", "c"]
+        );
+        assert_eq!(
+            names(&api, &ListParams::default().labels("a in (1,2)")).await,
+            vec!["a", "b"]
+        );
+        assert_eq!(
+            names(&api, &ListParams::default().fields("metadata.name=a")).await,
+            vec!["a"]
+        );
+        assert_eq!(
+            names(
+                &api,
+                &ListParams::default().fields("type=Opaque,metadata.name!=a")
+            )
+            .await,
+            vec!["b", "c"]
+        );
+        let s = api_error(
+            api.list(&ListParams::default().fields("data.x=1"))
+                .await
+                .unwrap_err(),
+        );
         assert_eq!((s.code, s.reason.as_str()), (400, "BadRequest"));
         assert!(s.message.contains("field label not supported: data.x"));
     })
@@ -45,10 +78,20 @@ async fn empty_list_has_items_array_and_current_resource_version() {
         let (emu, client) = start().await;
         let api: Api<Secret> = Api::namespaced(client.clone(), "empty");
         let other: Api<Secret> = Api::default_namespaced(client.clone());
-        let s = other.create(&PostParams::default(), &secret("x", json!({}))).await.unwrap();
+        let s = other
+            .create(&PostParams::default(), &secret("x", json!({})))
+            .await
+            .unwrap();
         let list = api.list(&ListParams::default()).await.unwrap();
         assert!(list.items.is_empty());
-        assert!(list.metadata.resource_version.unwrap().parse::<u64>().unwrap() >= rv(&s));
+        assert!(
+            list.metadata
+                .resource_version
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+                >= rv(&s)
+        );
         let raw = reqwest_get(&format!("{}/api/v1/namespaces/empty/secrets", emu.url())).await;
         assert_eq!(raw["items"], json!([]));
         assert_eq!(raw["kind"], "SecretList");
@@ -61,7 +104,10 @@ async fn reqwest_get(url: &str) -> serde_json::Value {
     let addr = format!("{}:{}", uri.host().unwrap(), uri.port_u16().unwrap());
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let req = format!("GET {} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", uri.path_and_query().unwrap());
+    let req = format!(
+        "GET {} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        uri.path_and_query().unwrap()
+    );
     stream.write_all(req.as_bytes()).await.unwrap();
     let mut out = Vec::new();
     stream.read_to_end(&mut out).await.unwrap();
@@ -76,15 +122,25 @@ async fn pages_carry_continue_until_the_last_and_repeat_the_first_resource_versi
         let (_emu, client) = start().await;
         let api: Api<Secret> = Api::default_namespaced(client);
         for n in ["a", "b", "c"] {
-            api.create(&PostParams::default(), &secret(n, json!({}))).await.unwrap();
+            api.create(&PostParams::default(), &secret(n, json!({})))
+                .await
+                .unwrap();
         }
         let first = api.list(&ListParams::default().limit(2)).await.unwrap();
         assert_eq!(first.items.len(), 2);
         let token = first.metadata.continue_.clone().unwrap();
-        api.create(&PostParams::default(), &secret("d", json!({}))).await.unwrap();
-        let second = api.list(&ListParams::default().limit(2).continue_token(&token)).await.unwrap();
+        api.create(&PostParams::default(), &secret("d", json!({})))
+            .await
+            .unwrap();
+        let second = api
+            .list(&ListParams::default().limit(2).continue_token(&token))
+            .await
+            .unwrap();
         assert_eq!(second.items[0].metadata.name.as_deref(), Some("c"));
-        assert_eq!(second.metadata.resource_version, first.metadata.resource_version);
+        assert_eq!(
+            second.metadata.resource_version,
+            first.metadata.resource_version
+        );
         let exact = api
             .list(&ListParams::default().match_any().at("0"))
             .await
@@ -119,7 +175,9 @@ async fn raw_watch_replays_changes_after_the_given_version_and_reports_selector_
         let api: Api<Secret> = Api::default_namespaced(client);
         let list = api.list(&ListParams::default()).await.unwrap();
         let from = list.metadata.resource_version.unwrap();
-        api.create(&PostParams::default(), &secret("a", json!({"a": "1"}))).await.unwrap();
+        api.create(&PostParams::default(), &secret("a", json!({"a": "1"})))
+            .await
+            .unwrap();
         let wp = WatchParams::default().labels("a=1").timeout(5);
         let mut stream = api.watch(&wp, &from).await.unwrap().boxed();
         match stream.try_next().await.unwrap().unwrap() {
@@ -127,7 +185,11 @@ async fn raw_watch_replays_changes_after_the_given_version_and_reports_selector_
             other => panic!("expected ADDED, got {other:?}"),
         }
         let relabelled = api
-            .patch("a", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"a": "2"}}})))
+            .patch(
+                "a",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"labels": {"a": "2"}}})),
+            )
             .await
             .unwrap();
         let next = loop {
@@ -152,18 +214,32 @@ async fn watch_from_a_compacted_version_gets_one_410_error_event_over_http_200()
     bounded(async {
         let (emu, client) = start().await;
         let api: Api<Secret> = Api::default_namespaced(client);
-        api.create(&PostParams::default(), &secret("a", json!({}))).await.unwrap();
+        api.create(&PostParams::default(), &secret("a", json!({})))
+            .await
+            .unwrap();
         emu.faults().compact_history();
-        let mut stream = api.watch(&WatchParams::default(), "1").await.unwrap().boxed();
+        let mut stream = api
+            .watch(&WatchParams::default(), "1")
+            .await
+            .unwrap()
+            .boxed();
         match stream.try_next().await.unwrap().unwrap() {
             WatchEvent::Error(e) => {
                 assert_eq!((e.code, e.reason.as_str()), (410, "Expired"));
-                assert!(e.message.starts_with("too old resource version: 1"), "{}", e.message);
+                assert!(
+                    e.message.starts_with("too old resource version: 1"),
+                    "{}",
+                    e.message
+                );
             }
             other => panic!("expected ERROR, got {other:?}"),
         }
         assert!(stream.try_next().await.unwrap().is_none());
-        let watch_request = emu.requests().into_iter().rfind(|r| r.query.contains("watch=true")).unwrap();
+        let watch_request = emu
+            .requests()
+            .into_iter()
+            .rfind(|r| r.query.contains("watch=true"))
+            .unwrap();
         assert_eq!(watch_request.status, 200);
     })
     .await
@@ -174,16 +250,27 @@ async fn bookmarks_arrive_at_start_and_before_the_server_side_timeout_closes_the
     bounded(async {
         let (_emu, client) = start().await;
         let api: Api<Secret> = Api::default_namespaced(client);
-        let s = api.create(&PostParams::default(), &secret("a", json!({}))).await.unwrap();
+        let s = api
+            .create(&PostParams::default(), &secret("a", json!({})))
+            .await
+            .unwrap();
         let wp = WatchParams::default().timeout(1);
         let started = std::time::Instant::now();
-        let events: Vec<WatchEvent<Secret>> =
-            api.watch(&wp, &s.metadata.resource_version.clone().unwrap()).await.unwrap().try_collect().await.unwrap();
+        let events: Vec<WatchEvent<Secret>> = api
+            .watch(&wp, &s.metadata.resource_version.clone().unwrap())
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
         assert!(started.elapsed() >= Duration::from_millis(900));
         assert!(events.len() >= 2, "{events:?}");
         for e in events {
             match e {
-                WatchEvent::Bookmark(b) => assert_eq!(b.metadata.resource_version, s.metadata.resource_version.clone().unwrap()),
+                WatchEvent::Bookmark(b) => assert_eq!(
+                    b.metadata.resource_version,
+                    s.metadata.resource_version.clone().unwrap()
+                ),
                 other => panic!("expected only bookmarks, got {other:?}"),
             }
         }
@@ -196,26 +283,36 @@ async fn watcher_relists_after_a_too_old_error_and_sees_the_missed_object() {
     bounded(async {
         let (emu, client) = start().await;
         let api: Api<Secret> = Api::default_namespaced(client);
-        api.create(&PostParams::default(), &secret("a", json!({}))).await.unwrap();
+        api.create(&PostParams::default(), &secret("a", json!({})))
+            .await
+            .unwrap();
         let mut events = watcher::watcher(api.clone(), watcher::Config::default()).boxed();
         loop {
             if let Event::InitDone = events.try_next().await.unwrap().unwrap() {
                 break;
             }
         }
-        let lists_before = emu.requests().iter().filter(|r| r.method == "GET" && !r.query.contains("watch")).count();
+        let lists_before = emu
+            .requests()
+            .iter()
+            .filter(|r| r.method == "GET" && !r.query.contains("watch"))
+            .count();
         assert_eq!(lists_before, 1);
         // Give the watch time to open, then make its resume point unusable.
         tokio::time::sleep(Duration::from_millis(100)).await;
         emu.faults().compact_history();
-        api.create(&PostParams::default(), &secret("b", json!({}))).await.unwrap();
+        api.create(&PostParams::default(), &secret("b", json!({})))
+            .await
+            .unwrap();
         emu.faults().compact_history();
         emu.faults().drop_watches();
         let mut seen_b = false;
         let mut expired = 0;
         while !seen_b {
             match events.next().await.expect("watcher ended") {
-                Ok(Event::Apply(s) | Event::InitApply(s)) => seen_b = s.metadata.name.as_deref() == Some("b"),
+                Ok(Event::Apply(s) | Event::InitApply(s)) => {
+                    seen_b = s.metadata.name.as_deref() == Some("b")
+                }
                 Ok(_) => {}
                 // kube's watcher reports the 410 ERROR event, then relists.
                 Err(watcher::Error::WatchError(s)) if s.code == 410 => expired += 1,
@@ -224,7 +321,10 @@ async fn watcher_relists_after_a_too_old_error_and_sees_the_missed_object() {
         }
         assert_eq!(expired, 1);
         let requests = emu.requests();
-        let lists_after = requests.iter().filter(|r| r.method == "GET" && !r.query.contains("watch")).count();
+        let lists_after = requests
+            .iter()
+            .filter(|r| r.method == "GET" && !r.query.contains("watch"))
+            .count();
         assert_eq!(lists_after, 2, "the watcher relisted once after the 410");
         let errors = requests.iter().filter(|r| r.status >= 400).count();
         assert_eq!(errors, 0);

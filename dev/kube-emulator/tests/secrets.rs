@@ -19,8 +19,9 @@ async fn create_sets_uid_timestamp_and_rv_and_folds_string_data_into_data() {
         let api: Api<Secret> = Api::default_namespaced(client);
         let mut s = secret("a");
         s.metadata.uid = Some("x".into());
-        s.metadata.creation_timestamp =
-            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time("2000-01-01T00:00:00Z".parse().unwrap()));
+        s.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            "2000-01-01T00:00:00Z".parse().unwrap(),
+        ));
         let created = api.create(&PostParams::default(), &s).await.unwrap();
         let uid = created.metadata.uid.clone().unwrap();
         assert_ne!(uid, "x");
@@ -41,16 +42,30 @@ async fn resource_version_grows_across_writes_and_a_no_op_patch_keeps_it() {
     bounded(async {
         let (_emu, client) = start().await;
         let api: Api<Secret> = Api::default_namespaced(client);
-        let a = api.create(&PostParams::default(), &secret("a")).await.unwrap();
-        let b = api.create(&PostParams::default(), &secret("b")).await.unwrap();
+        let a = api
+            .create(&PostParams::default(), &secret("a"))
+            .await
+            .unwrap();
+        let b = api
+            .create(&PostParams::default(), &secret("b"))
+            .await
+            .unwrap();
         assert!(rv(&b) > rv(&a));
         let labelled = api
-            .patch("a", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"k": "v"}}})))
+            .patch(
+                "a",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"labels": {"k": "v"}}})),
+            )
             .await
             .unwrap();
         assert!(rv(&labelled) > rv(&b));
         let again = api
-            .patch("a", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"k": "v"}}})))
+            .patch(
+                "a",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"labels": {"k": "v"}}})),
+            )
             .await
             .unwrap();
         assert_eq!(rv(&again), rv(&labelled));
@@ -63,12 +78,21 @@ async fn second_create_is_409_already_exists_with_details() {
     bounded(async {
         let (_emu, client) = start().await;
         let api: Api<Secret> = Api::default_namespaced(client);
-        api.create(&PostParams::default(), &secret("a")).await.unwrap();
-        let s = api_error(api.create(&PostParams::default(), &secret("a")).await.unwrap_err());
+        api.create(&PostParams::default(), &secret("a"))
+            .await
+            .unwrap();
+        let s = api_error(
+            api.create(&PostParams::default(), &secret("a"))
+                .await
+                .unwrap_err(),
+        );
         assert_eq!((s.code, s.reason.as_str()), (409, "AlreadyExists"));
         assert_eq!(s.message, "secrets \"a\" already exists");
         let d = s.details.unwrap();
-        assert_eq!((d.name.as_str(), d.kind.as_str(), d.group.as_str()), ("a", "secrets", ""));
+        assert_eq!(
+            (d.name.as_str(), d.kind.as_str(), d.group.as_str()),
+            ("a", "secrets", "")
+        );
     })
     .await
 }
@@ -78,13 +102,26 @@ async fn replace_with_stale_resource_version_is_409_conflict() {
     bounded(async {
         let (_emu, client) = start().await;
         let api: Api<Secret> = Api::default_namespaced(client);
-        let created = api.create(&PostParams::default(), &secret("a")).await.unwrap();
+        let created = api
+            .create(&PostParams::default(), &secret("a"))
+            .await
+            .unwrap();
         let mut first = created.clone();
         first.metadata.labels = Some([("n".to_string(), "1".to_string())].into());
-        api.replace("a", &PostParams::default(), &first).await.unwrap();
-        let s = api_error(api.replace("a", &PostParams::default(), &created).await.unwrap_err());
+        api.replace("a", &PostParams::default(), &first)
+            .await
+            .unwrap();
+        let s = api_error(
+            api.replace("a", &PostParams::default(), &created)
+                .await
+                .unwrap_err(),
+        );
         assert_eq!((s.code, s.reason.as_str()), (409, "Conflict"));
-        assert!(s.message.contains("the object has been modified"), "{}", s.message);
+        assert!(
+            s.message.contains("the object has been modified"),
+            "{}",
+            s.message
+        );
     })
     .await
 }
@@ -107,7 +144,9 @@ async fn delete_answers_status_success_with_plural_kind() {
     bounded(async {
         let (_emu, client) = start().await;
         let api: Api<Secret> = Api::default_namespaced(client);
-        api.create(&PostParams::default(), &secret("a")).await.unwrap();
+        api.create(&PostParams::default(), &secret("a"))
+            .await
+            .unwrap();
         let gone = api.delete("a", &DeleteParams::default()).await.unwrap();
         let status = gone.right().expect("a Status for an immediate delete");
         assert!(status.is_success());
@@ -122,9 +161,15 @@ async fn changing_the_type_of_a_secret_is_422_invalid() {
     bounded(async {
         let (_emu, client) = start().await;
         let api: Api<Secret> = Api::default_namespaced(client);
-        api.create(&PostParams::default(), &secret("a")).await.unwrap();
+        api.create(&PostParams::default(), &secret("a"))
+            .await
+            .unwrap();
         let err = api
-            .patch("a", &PatchParams::default(), &Patch::Merge(json!({"type": "kubernetes.io/tls"})))
+            .patch(
+                "a",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"type": "kubernetes.io/tls"})),
+            )
             .await
             .unwrap_err();
         let s = api_error(err);
@@ -152,9 +197,22 @@ async fn generate_name_gives_distinct_names_with_the_prefix() {
     bounded(async {
         let (_emu, client) = start().await;
         let api: Api<Secret> = Api::default_namespaced(client);
-        let s: Secret = serde_json::from_value(json!({"metadata": {"generateName": "x-"}})).unwrap();
-        let a = api.create(&PostParams::default(), &s).await.unwrap().metadata.name.unwrap();
-        let b = api.create(&PostParams::default(), &s).await.unwrap().metadata.name.unwrap();
+        let s: Secret =
+            serde_json::from_value(json!({"metadata": {"generateName": "x-"}})).unwrap();
+        let a = api
+            .create(&PostParams::default(), &s)
+            .await
+            .unwrap()
+            .metadata
+            .name
+            .unwrap();
+        let b = api
+            .create(&PostParams::default(), &s)
+            .await
+            .unwrap()
+            .metadata
+            .name
+            .unwrap();
         assert!(a.starts_with("x-") && a.len() == 7, "{a}");
         assert_ne!(a, b);
     })
@@ -166,11 +224,18 @@ async fn strategic_merge_patch_merges_maps_and_null_removes() {
     bounded(async {
         let (_emu, client) = start().await;
         let api: Api<Secret> = Api::default_namespaced(client);
-        api.create(&PostParams::default(), &secret("a")).await.unwrap();
+        api.create(&PostParams::default(), &secret("a"))
+            .await
+            .unwrap();
         let p = json!({"metadata": {"labels": {"l": "1"}}, "data": {"b": "eQ=="}});
-        api.patch("a", &PatchParams::default(), &Patch::Strategic(p)).await.unwrap();
+        api.patch("a", &PatchParams::default(), &Patch::Strategic(p))
+            .await
+            .unwrap();
         let p = json!({"data": {"a": null}});
-        let s = api.patch("a", &PatchParams::default(), &Patch::Strategic(p)).await.unwrap();
+        let s = api
+            .patch("a", &PatchParams::default(), &Patch::Strategic(p))
+            .await
+            .unwrap();
         let keys: Vec<&String> = s.data.as_ref().unwrap().keys().collect();
         assert_eq!(keys, vec!["b"]);
         assert_eq!(s.metadata.labels.unwrap()["l"], "1");

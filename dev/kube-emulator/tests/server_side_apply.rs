@@ -10,7 +10,9 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 fn foo_apply(spec: serde_json::Value) -> Patch<serde_json::Value> {
-    Patch::Apply(json!({"apiVersion": "example.com/v1", "kind": "Foo", "metadata": {"name": "a"}, "spec": spec}))
+    Patch::Apply(
+        json!({"apiVersion": "example.com/v1", "kind": "Foo", "metadata": {"name": "a"}, "spec": spec}),
+    )
 }
 
 #[tokio::test]
@@ -19,18 +21,43 @@ async fn apply_creates_then_conflicts_with_another_manager_until_forced() {
         let (emu, client) = start().await;
         emu.install_crd(foo_crd());
         let api = foos(&client);
-        let created = api.patch("a", &PatchParams::apply("a"), &foo_apply(json!({"x": 1}))).await.unwrap();
+        let created = api
+            .patch("a", &PatchParams::apply("a"), &foo_apply(json!({"x": 1})))
+            .await
+            .unwrap();
         assert_eq!(created.data["spec"]["x"], 1);
-        let err = api.patch("a", &PatchParams::apply("b"), &foo_apply(json!({"x": 2}))).await.unwrap_err();
+        let err = api
+            .patch("a", &PatchParams::apply("b"), &foo_apply(json!({"x": 2})))
+            .await
+            .unwrap_err();
         let s = api_error(err);
         assert_eq!((s.code, s.reason.as_str()), (409, "Conflict"));
         let cause = &s.details.unwrap().causes[0];
-        assert_eq!((cause.reason.as_str(), cause.field.as_str()), ("FieldManagerConflict", ".spec.x"));
-        assert!(cause.message.contains("conflict with \"a\""), "{}", cause.message);
-        let forced = api.patch("a", &PatchParams::apply("b").force(), &foo_apply(json!({"x": 2}))).await.unwrap();
+        assert_eq!(
+            (cause.reason.as_str(), cause.field.as_str()),
+            ("FieldManagerConflict", ".spec.x")
+        );
+        assert!(
+            cause.message.contains("conflict with \"a\""),
+            "{}",
+            cause.message
+        );
+        let forced = api
+            .patch(
+                "a",
+                &PatchParams::apply("b").force(),
+                &foo_apply(json!({"x": 2})),
+            )
+            .await
+            .unwrap();
         assert_eq!(forced.data["spec"]["x"], 2);
-        let managers: Vec<String> =
-            forced.metadata.managed_fields.unwrap().into_iter().filter_map(|m| m.manager).collect();
+        let managers: Vec<String> = forced
+            .metadata
+            .managed_fields
+            .unwrap()
+            .into_iter()
+            .filter_map(|m| m.manager)
+            .collect();
         assert_eq!(managers, vec!["b"]);
     })
     .await
@@ -42,11 +69,19 @@ async fn apply_of_the_same_value_by_two_managers_shares_ownership() {
         let (emu, client) = start().await;
         emu.install_crd(foo_crd());
         let api = foos(&client);
-        api.patch("a", &PatchParams::apply("a"), &foo_apply(json!({"x": 1}))).await.unwrap();
-        let shared = api.patch("a", &PatchParams::apply("b"), &foo_apply(json!({"x": 1}))).await.unwrap();
+        api.patch("a", &PatchParams::apply("a"), &foo_apply(json!({"x": 1})))
+            .await
+            .unwrap();
+        let shared = api
+            .patch("a", &PatchParams::apply("b"), &foo_apply(json!({"x": 1})))
+            .await
+            .unwrap();
         assert_eq!(shared.metadata.managed_fields.unwrap().len(), 2);
         // `a` stops applying x; `b` still owns it, so it stays.
-        let kept = api.patch("a", &PatchParams::apply("a"), &foo_apply(json!({}))).await.unwrap();
+        let kept = api
+            .patch("a", &PatchParams::apply("a"), &foo_apply(json!({})))
+            .await
+            .unwrap();
         assert_eq!(kept.data["spec"]["x"], 1);
     })
     .await
@@ -100,13 +135,22 @@ async fn apply_without_field_manager_is_422_and_yaml_bodies_are_accepted() {
         let url = format!("{}/api/v1/namespaces/default/secrets/y", emu.url());
         let req = http::Request::patch(url.clone())
             .header("content-type", "application/apply-patch+yaml")
-            .body(b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: y\nstringData:\n  a: x\n".to_vec())
+            .body(
+                b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: y\nstringData:\n  a: x\n"
+                    .to_vec(),
+            )
             .unwrap();
         let s = api_error(client.request::<serde_json::Value>(req).await.unwrap_err());
-        assert_eq!((s.code, s.details.unwrap().kind.as_str()), (422, "PatchOptions"));
+        assert_eq!(
+            (s.code, s.details.unwrap().kind.as_str()),
+            (422, "PatchOptions")
+        );
         let req = http::Request::patch(format!("{url}?fieldManager=m"))
             .header("content-type", "application/apply-patch+yaml")
-            .body(b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: y\nstringData:\n  a: x\n".to_vec())
+            .body(
+                b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: y\nstringData:\n  a: x\n"
+                    .to_vec(),
+            )
             .unwrap();
         let created: Secret = client.request(req).await.unwrap();
         assert_eq!(created.data.unwrap()["a"].0, b"x");
@@ -127,10 +171,17 @@ async fn deployment_strategic_merge_keeps_existing_pod_template_annotations() {
         }))
         .unwrap();
         api.create(&PostParams::default(), &d).await.unwrap();
-        let restart = json!({"spec": {"template": {"metadata": {"annotations": {"restartedAt": "now"}}}}});
-        let patched = api.patch("d", &PatchParams::default(), &Patch::Strategic(restart)).await.unwrap();
+        let restart =
+            json!({"spec": {"template": {"metadata": {"annotations": {"restartedAt": "now"}}}}});
+        let patched = api
+            .patch("d", &PatchParams::default(), &Patch::Strategic(restart))
+            .await
+            .unwrap();
         let ann = patched.spec.template.metadata.unwrap().annotations.unwrap();
-        assert_eq!((ann["a"].as_str(), ann["restartedAt"].as_str()), ("1", "now"));
+        assert_eq!(
+            (ann["a"].as_str(), ann["restartedAt"].as_str()),
+            ("1", "now")
+        );
         assert_eq!(patched.metadata.generation, Some(2));
     })
     .await

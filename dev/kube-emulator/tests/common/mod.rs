@@ -12,7 +12,9 @@ use std::time::Duration;
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub async fn bounded<F: Future>(f: F) -> F::Output {
-    tokio::time::timeout(TEST_TIMEOUT, f).await.expect("test timed out")
+    tokio::time::timeout(TEST_TIMEOUT, f)
+        .await
+        .expect("test timed out")
 }
 
 pub fn client_for(emulator: &Emulator) -> kube::Client {

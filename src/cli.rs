@@ -1,9 +1,15 @@
-//! Command line: every flag has a long name and an environment variable, parsed once into
-//! typed values. Nothing below this module reads the environment.
+//! Command line: every flag has a long name, parsed once into typed values; the controller's
+//! flags also have an environment variable. Nothing below this module reads the environment.
+//!
+//! The same binary answers as `kubectl wetix` when installed as the kubectl plugin
+//! `kubectl-wetix` (a symlink is enough): [`Invocation`] tells the two apart by argv[0].
 
-use std::net::SocketAddr;
+use std::{ffi::OsString, net::SocketAddr, path::PathBuf};
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use jiff::Timestamp;
+
+use crate::{duration::GoDuration, sensitive::Sensitive};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -22,6 +28,226 @@ pub enum Command {
     Run(RunArgs),
     /// Print the WetixCredential CRD as YAML (the same bytes as crds/).
     Crd,
+    /// Show WetixCredentials: readiness, token expiries, next refresh and failures.
+    Status(StatusArgs),
+    /// Ask the operator to refresh a credential's tokens now.
+    Refresh(RefreshArgs),
+    /// Obtain a token pair from WeTix directly, outside a cluster, and print it as JSON.
+    #[command(after_help = TOKEN_AFTER_HELP)]
+    Token(TokenArgs),
+}
+
+/// Namespace selection shared by the commands that read WetixCredentials. Without either
+/// flag, the namespace of the current kubeconfig context is used.
+#[derive(Debug, Clone, Args)]
+pub struct NamespaceArgs {
+    /// Namespace of the WetixCredential(s); defaults to the kubeconfig context's namespace.
+    #[arg(short = 'n', long, value_name = "NS")]
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// Show one WetixCredential in detail; all of the namespace when omitted.
+    #[arg(value_name = "NAME", conflicts_with = "all_namespaces")]
+    pub name: Option<String>,
+
+    #[command(flatten)]
+    pub namespace: NamespaceArgs,
+
+    /// List WetixCredentials in every namespace.
+    #[arg(short = 'A', long, conflicts_with = "namespace")]
+    pub all_namespaces: bool,
+
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+
+    /// The time relative times are measured from (RFC 3339); for reproducible output.
+    #[arg(long, hide = true, value_name = "TIME")]
+    pub now: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// A table, or a detailed view for one NAME.
+    Table,
+    /// The status objects with namespace and name, as JSON.
+    Json,
+    /// The status objects with namespace and name, as YAML.
+    Yaml,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RefreshArgs {
+    /// The WetixCredential to refresh.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    #[command(flatten)]
+    pub namespace: NamespaceArgs,
+
+    /// Wait until the operator has handled the request, then print the outcome.
+    #[arg(long)]
+    pub wait: bool,
+
+    /// How long --wait waits, as a Go duration.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "60s",
+        requires = "wait"
+    )]
+    pub timeout: GoDuration,
+}
+
+/// Where `token` sends its call: exactly one of `--environment` and `--server-url`.
+#[derive(Debug, Clone, Args)]
+#[command(group(ArgGroup::new("server").required(true).args(["environment", "server_url"])))]
+pub struct TokenArgs {
+    /// The WeTix environment.
+    #[arg(long, value_enum, ignore_case = true)]
+    pub environment: Option<ServerEnvironment>,
+
+    /// A base URL instead of an environment's; https, or http for a loopback host only.
+    #[arg(long, value_name = "URL")]
+    pub server_url: Option<String>,
+
+    /// Path of the client-credentials grant.
+    #[arg(long, value_name = "PATH", default_value = "/auth/token", value_parser = url_path)]
+    pub token_path: String,
+
+    /// Path of the refresh grant.
+    #[arg(long, value_name = "PATH", default_value = "/auth/refresh", value_parser = url_path)]
+    pub refresh_path: String,
+
+    /// Use the refresh grant with the refresh token in this file, instead of client credentials.
+    #[arg(long, value_name = "FILE")]
+    pub refresh_token_file: Option<PathBuf>,
+
+    /// File with `client_id=...` and `client_secret=...` lines; wins over the environment.
+    #[arg(long, value_name = "FILE")]
+    pub client_secret_file: Option<PathBuf>,
+}
+
+const TOKEN_AFTER_HELP: &str = "\
+The client id and secret come from --client-secret-file, or else from the environment
+variables WETIX_CLIENT_ID and WETIX_CLIENT_SECRET; never from the command line.
+
+The file has one `key=value` per line, the format of `kubectl create secret generic
+--from-env-file`, so the same file makes the Secret a WetixCredential refers to:
+
+    client_id=shop-client
+    client_secret=...
+
+Blank lines and lines starting with # are ignored; spaces around keys and values are trimmed.
+The tokens are printed to stdout, as JSON; nothing secret is printed anywhere else.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ServerEnvironment {
+    #[value(name = "Sandbox")]
+    Sandbox,
+    #[value(name = "Production")]
+    Production,
+}
+
+/// A grant path as the CRD accepts it: starts with `/`, no whitespace.
+fn url_path(value: &str) -> Result<String, String> {
+    if value.starts_with('/') && !value.contains(char::is_whitespace) {
+        Ok(value.to_owned())
+    } else {
+        Err("expected a path starting with / and without spaces".to_owned())
+    }
+}
+
+/// Environment variable holding the client id for `token`.
+pub const CLIENT_ID_ENV: &str = "WETIX_CLIENT_ID";
+/// Environment variable holding the client secret for `token`.
+pub const CLIENT_SECRET_ENV: &str = "WETIX_CLIENT_SECRET";
+
+/// The client id and secret for `token` from the environment, read here at the edge. They are
+/// not clap arguments on purpose: a secret on the command line shows in `ps` and shell history.
+#[derive(Debug, Clone, Default)]
+pub struct ClientEnv {
+    pub client_id: Option<String>,
+    pub client_secret: Option<Sensitive>,
+}
+
+impl ClientEnv {
+    /// Reads `WETIX_CLIENT_ID` and `WETIX_CLIENT_SECRET`; unset or not UTF-8 reads as absent.
+    pub fn from_process() -> Self {
+        Self {
+            client_id: std::env::var(CLIENT_ID_ENV).ok(),
+            client_secret: std::env::var(CLIENT_SECRET_ENV).ok().map(Sensitive::from),
+        }
+    }
+}
+
+/// The file name under which kubectl finds the binary as its `wetix` plugin.
+pub const KUBECTL_PLUGIN: &str = "kubectl-wetix";
+
+/// How the binary was started, from the file name of argv[0].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invocation {
+    /// As `wetix-operator` (or under any other name).
+    Operator,
+    /// As `kubectl-wetix`, directly or through `kubectl wetix`.
+    KubectlPlugin,
+}
+
+impl Invocation {
+    /// Tells the plugin from the operator by argv[0]'s file name (`.exe` ignored).
+    pub fn from_argv0(argv0: Option<&std::ffi::OsStr>) -> Self {
+        let file_name = argv0
+            .map(std::path::Path::new)
+            .and_then(|p| p.file_name())
+            .and_then(|f| f.to_str())
+            .unwrap_or_default();
+        let stem = file_name.strip_suffix(".exe").unwrap_or(file_name);
+        if stem == KUBECTL_PLUGIN {
+            Self::KubectlPlugin
+        } else {
+            Self::Operator
+        }
+    }
+
+    /// The name users typed, for usage lines and error messages.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Self::Operator => "wetix-operator",
+            Self::KubectlPlugin => "kubectl wetix",
+        }
+    }
+
+    /// The clap command, named after this invocation so help and usage match what was typed.
+    pub fn command(self) -> clap::Command {
+        let command = Cli::command();
+        match self {
+            Self::Operator => command.bin_name("wetix-operator"),
+            Self::KubectlPlugin => command.name(KUBECTL_PLUGIN).bin_name("kubectl wetix"),
+        }
+    }
+}
+
+impl Cli {
+    /// Parses `args` (argv[0] first) under the name argv[0] was invoked by.
+    pub fn try_parse_invoked<I, T>(args: I) -> Result<(Invocation, Self), clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let invocation = Invocation::from_argv0(args.first().map(OsString::as_os_str));
+        let mut command = invocation.command();
+        let matches = command.try_get_matches_from_mut(args)?;
+        let cli = Self::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
+        Ok((invocation, cli))
+    }
+
+    /// Parses the process's arguments; on a usage error prints it and exits with 2.
+    pub fn parse_invoked() -> (Invocation, Self) {
+        Self::try_parse_invoked(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -68,11 +294,176 @@ pub enum LogFormat {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+        Invocation::KubectlPlugin.command().debug_assert();
+    }
+
+    #[test]
+    fn every_flag_has_a_long_name() {
+        fn check(command: &clap::Command) {
+            for arg in command.get_arguments() {
+                let builtin = ["help", "version"].contains(&arg.get_id().as_str());
+                assert!(
+                    arg.is_positional() || arg.get_long().is_some() || builtin,
+                    "{} --{}",
+                    command.get_name(),
+                    arg.get_id()
+                );
+            }
+            command.get_subcommands().for_each(check);
+        }
+        check(&Cli::command());
+    }
+
+    #[test]
+    fn argv0_picks_the_invocation() {
+        let cases = [
+            ("wetix-operator", Invocation::Operator),
+            ("/usr/local/bin/wetix-operator", Invocation::Operator),
+            ("kubectl-wetix", Invocation::KubectlPlugin),
+            (
+                "/home/me/.local/bin/kubectl-wetix",
+                Invocation::KubectlPlugin,
+            ),
+            ("C:/bin/kubectl-wetix.exe", Invocation::KubectlPlugin),
+            ("kubectl-wetix-old", Invocation::Operator),
+            ("kubectl", Invocation::Operator),
+            ("", Invocation::Operator),
+        ];
+        for (argv0, expected) in cases {
+            let got = Invocation::from_argv0(Some(std::ffi::OsStr::new(argv0)));
+            assert_eq!(got, expected, "{argv0}");
+        }
+        assert_eq!(Invocation::from_argv0(None), Invocation::Operator);
+    }
+
+    #[test]
+    fn the_plugin_parses_the_same_subcommands_and_names_itself_in_help() {
+        let (invocation, cli) =
+            Cli::try_parse_invoked(["/x/kubectl-wetix", "status", "-A"]).unwrap();
+        assert_eq!(invocation, Invocation::KubectlPlugin);
+        let Command::Status(args) = cli.command else {
+            panic!("expected status")
+        };
+        assert!(args.all_namespaces);
+        let help = Cli::try_parse_invoked(["kubectl-wetix", "refresh", "--help"])
+            .unwrap_err()
+            .to_string();
+        assert!(help.contains("Usage: kubectl wetix refresh"), "{help}");
+        let help = Cli::try_parse_invoked(["wetix-operator", "--help"])
+            .unwrap_err()
+            .to_string();
+        assert!(help.contains("Usage: wetix-operator"), "{help}");
+    }
+
+    #[test]
+    fn status_takes_a_namespace_or_all_but_not_both() {
+        let (_, cli) =
+            Cli::try_parse_invoked(["wetix-operator", "status", "-n", "shop", "ticketing"])
+                .unwrap();
+        let Command::Status(args) = cli.command else {
+            panic!("expected status")
+        };
+        assert_eq!(args.namespace.namespace.as_deref(), Some("shop"));
+        assert_eq!(args.name.as_deref(), Some("ticketing"));
+        assert_eq!(args.output, OutputFormat::Table);
+        for bad in [
+            &["status", "-A", "-n", "shop"][..],
+            &["status", "-A", "ticketing"],
+            &["status", "-o", "wide"],
+        ] {
+            let argv = std::iter::once("wetix-operator").chain(bad.iter().copied());
+            assert!(Cli::try_parse_invoked(argv).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn refresh_timeout_is_a_go_duration_and_needs_wait() {
+        let (_, cli) = Cli::try_parse_invoked([
+            "wetix-operator",
+            "refresh",
+            "ticketing",
+            "--wait",
+            "--timeout",
+            "2m",
+        ])
+        .unwrap();
+        let Command::Refresh(args) = cli.command else {
+            panic!("expected refresh")
+        };
+        assert_eq!(args.timeout.as_duration().as_secs(), 120);
+        let err = Cli::try_parse_invoked(["wetix-operator", "refresh", "x", "--timeout", "1s"])
+            .unwrap_err();
+        assert!(err.to_string().contains("--wait"), "{err}");
+        let err = Cli::try_parse_invoked([
+            "wetix-operator",
+            "refresh",
+            "x",
+            "--wait",
+            "--timeout",
+            "soon",
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("--timeout"), "{err}");
+    }
+
+    #[test]
+    fn token_needs_exactly_one_server_and_names_bad_flags() {
+        let (_, cli) =
+            Cli::try_parse_invoked(["wetix-operator", "token", "--environment", "sandbox"])
+                .unwrap();
+        let Command::Token(args) = cli.command else {
+            panic!("expected token")
+        };
+        assert_eq!(args.environment, Some(ServerEnvironment::Sandbox));
+        assert_eq!(args.token_path, "/auth/token");
+        assert_eq!(args.refresh_path, "/auth/refresh");
+        let cases: [(&[&str], &str); 4] = [
+            (&["token"], "--environment"),
+            (
+                &[
+                    "token",
+                    "--environment",
+                    "Sandbox",
+                    "--server-url",
+                    "https://x",
+                ],
+                "--server-url",
+            ),
+            (&["token", "--environment", "Staging"], "--environment"),
+            (
+                &["token", "--environment", "Sandbox", "--token-path", "auth"],
+                "--token-path",
+            ),
+        ];
+        for (argv, flag) in cases {
+            let argv = std::iter::once("wetix-operator").chain(argv.iter().copied());
+            let err = Cli::try_parse_invoked(argv).unwrap_err().to_string();
+            assert!(err.contains(flag), "{flag}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_client_secret_cannot_be_passed_on_the_command_line() {
+        for flag in ["--client-secret", "--client-id"] {
+            let err = Cli::try_parse_invoked([
+                "wetix-operator",
+                "token",
+                "--environment",
+                "Sandbox",
+                flag,
+                "value",
+            ])
+            .unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::UnknownArgument,
+                "{flag}"
+            );
+        }
     }
 
     #[test]

@@ -17,14 +17,21 @@
 //! - [`triggers`]: which credentials a Secret change concerns.
 //! - [`controller`]: the watches feeding `reconcile`.
 //! - [`metrics`]: the Prometheus metrics.
+//! - [`leader`]: with `--leader-elect`, the Lease that lets one replica run the controller.
 //! - [`cli`] and [`run`]: the command line and the process around the controller.
+//! - [`commands`]: the subcommands people run by hand, with exit codes shared by all.
+//! - [`commands::status`]: `status`, the credentials as a table, a detailed view, JSON or YAML.
+//! - [`commands::refresh`]: `refresh`, asking the operator for a refresh now and waiting for it.
+//! - [`commands::token`]: `token`, a token pair from WeTix outside a cluster.
 
 pub mod cli;
 pub mod client_secret;
+pub mod commands;
 pub mod controller;
 pub mod credential;
 pub mod duration;
 pub mod endpoint;
+pub mod leader;
 pub mod managed_secret;
 pub mod metrics;
 pub mod oauth;

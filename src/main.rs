@@ -1,11 +1,15 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-use wetix_operator::cli::{Cli, Command};
+use wetix_operator::{
+    cli::{Cli, ClientEnv, Command},
+    commands,
+};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let (invocation, cli) = Cli::parse_invoked();
+    let program = invocation.display_name();
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match cli.command {
         Command::Crd => {
             print!("{}", wetix_operator::credential::crd_yaml());
@@ -14,9 +18,15 @@ async fn main() -> ExitCode {
         Command::Run(args) => match wetix_operator::run::run(args).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
-                eprintln!("wetix-operator: {}", wetix_operator::run::error_chain(&err));
+                eprintln!("{program}: {}", wetix_operator::run::error_chain(&err));
                 ExitCode::FAILURE
             }
         },
+        Command::Status(args) => commands::finish(program, commands::status::run(args).await),
+        Command::Refresh(args) => commands::finish(program, commands::refresh::run(args).await),
+        Command::Token(args) => {
+            let env = ClientEnv::from_process();
+            commands::finish(program, commands::token::run(args, env).await)
+        }
     }
 }

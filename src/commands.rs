@@ -4,7 +4,8 @@
 //! functions only fetch, call those, and print.
 //!
 //! Exit codes are the same for all of them (see [`Exit`]), and an error prints as one line on
-//! stderr: what failed, then each cause once.
+//! stderr: what failed, then each cause once. The user guide, with sample output, is
+//! `docs/cli.md`.
 
 pub mod refresh;
 pub mod status;

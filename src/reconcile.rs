@@ -63,6 +63,9 @@ struct Memory {
     /// then follows status alone.)
     retry_after: Option<Duration>,
     failed_issued_for: Option<String>,
+    /// The resourceVersion our last status write replaced. The cache can still hand that old
+    /// version to a reconcile after the write; acting on its stale status would undo the write.
+    superseded_version: Option<String>,
 }
 
 impl Context {
@@ -132,8 +135,17 @@ pub async fn reconcile(
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
     let now = Timestamp::now();
-    Reconcile::new(&credential, &ctx, now)?.run().await
+    let reconcile = Reconcile::new(&credential, &ctx, now)?;
+    let superseded = ctx.remember(&reconcile.uid, |m| m.superseded_version.clone());
+    if superseded.is_some() && superseded == credential.metadata.resource_version {
+        return Ok(Action::requeue(STALE_RETRY));
+    }
+    reconcile.run().await
 }
+
+/// How soon a reconcile handed a superseded version looks again, should the newer version's
+/// watch event (which triggers a reconcile by itself) be slow to arrive.
+const STALE_RETRY: Duration = Duration::from_secs(1);
 
 /// One reconcile's inputs, gathered once.
 struct Reconcile<'a> {
@@ -539,13 +551,19 @@ impl<'a> Reconcile<'a> {
             "kind": WetixCredential::kind(&()),
             "status": status,
         });
-        api.patch_status(
-            &self.credential.name_any(),
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&body),
-        )
-        .await
-        .map_err(Error::WriteStatus)?;
+        let written = api
+            .patch_status(
+                &self.credential.name_any(),
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&body),
+            )
+            .await
+            .map_err(Error::WriteStatus)?;
+        let before = self.credential.metadata.resource_version.clone();
+        if written.metadata.resource_version != before {
+            self.ctx
+                .remember(&self.uid, |m| m.superseded_version = before);
+        }
         Ok(status)
     }
 

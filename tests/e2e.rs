@@ -47,3 +47,399 @@ async fn a_new_credential_gets_a_managed_secret_with_working_tokens_and_ready_st
     assert_eq!(stack.wetix.calls().len(), 1);
     assert!(stack.events_text().await.contains("TokenIssued"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_are_refreshed_before_the_access_token_expires() {
+    // Access 6 s (renew 33 % before: at ~4 s), refresh token 1 h.
+    let mut stack = Stack::start(6, 3600).await;
+    stack
+        .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
+        .await;
+    stack.start_operator().await;
+    stack.create_credential("ticketing", json!({})).await;
+    let issued = stack.wait_ready("ticketing", "TokenIssued").await;
+    let first = stack.secret_data("ticketing-token").await;
+    let first_expiry = issued
+        .status
+        .as_ref()
+        .unwrap()
+        .access_token_expires_at
+        .clone()
+        .unwrap();
+
+    let refreshed = stack.wait_ready("ticketing", "TokenRefreshed").await;
+    let status = refreshed.status.unwrap();
+    let second = stack.secret_data("ticketing-token").await;
+    assert_ne!(first["access_token"], second["access_token"]);
+    assert!(
+        status.last_refresh_time.unwrap().0 < first_expiry.0,
+        "renewed before the old token expired"
+    );
+    assert!(status.access_token_expires_at.unwrap().0 > first_expiry.0);
+    // WeTix's refresh returns the same refresh token; it stays in the Secret unchanged.
+    assert_eq!(first["refresh_token"], second["refresh_token"]);
+    let endpoints: Vec<_> = stack.wetix.calls().iter().map(|c| c.endpoint).collect();
+    assert_eq!(endpoints[..2], [Endpoint::Token, Endpoint::Refresh]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refresh_token_near_its_end_is_replaced_through_client_credentials() {
+    // Refresh token 9 s: due at ~6 s, before the 60 s access token.
+    let mut stack = Stack::start(60, 9).await;
+    stack
+        .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
+        .await;
+    stack.start_operator().await;
+    stack.create_credential("ticketing", json!({})).await;
+    stack.wait_ready("ticketing", "TokenIssued").await;
+    let first = stack.secret_data("ticketing-token").await;
+
+    stack
+        .wait_for("ticketing", "a second pair", |c| {
+            c.status
+                .as_ref()
+                .and_then(|s| s.token_fingerprint.as_deref())
+                != Some(&fingerprint(&first["access_token"]))
+        })
+        .await;
+    let second = stack.secret_data("ticketing-token").await;
+    assert_ne!(first["refresh_token"], second["refresh_token"]);
+    let calls = stack.wetix.calls();
+    assert!(
+        calls.iter().all(|c| c.endpoint == Endpoint::Token),
+        "only client-credentials calls: {calls:?}"
+    );
+    assert!(calls.len() >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_operator_reads_tokens_back_and_asks_wetix_for_nothing() {
+    let mut stack = Stack::start(3600, 7200).await;
+    stack
+        .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
+        .await;
+    stack.start_operator().await;
+    stack.create_credential("ticketing", json!({})).await;
+    let before = stack.wait_ready("ticketing", "TokenIssued").await;
+    let exit = stack.stop_operator().await;
+    assert!(exit.success(), "clean exit on SIGTERM: {exit:?}");
+    assert!(stack.logs().contains("shutdown requested"));
+
+    stack.wetix.clear_calls();
+    stack.start_operator().await;
+    let metrics = stack.wait_metrics("wetix_credential_ready{").await;
+    assert!(
+        metrics.contains("wetix_credential_ready{namespace=\"shop\",name=\"ticketing\"} 1"),
+        "{metrics}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(stack.wetix.calls().is_empty(), "{:?}", stack.wetix.calls());
+    let after = stack.credentials().get("ticketing").await.unwrap();
+    assert_eq!(
+        after.status.unwrap().token_fingerprint,
+        before.status.unwrap().token_fingerprint
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_refresh_annotation_refreshes_now_and_is_recorded() {
+    let mut stack = Stack::start(3600, 7200).await;
+    stack
+        .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
+        .await;
+    stack.start_operator().await;
+    stack.create_credential("ticketing", json!({})).await;
+    stack.wait_ready("ticketing", "TokenIssued").await;
+    let first = stack.secret_data("ticketing-token").await;
+
+    let patch = json!({"metadata": {"annotations": {"wetix.my/refresh-requested-at": "2026-11-25T12:00:00Z"}}});
+    stack
+        .credentials()
+        .patch("ticketing", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    let handled = stack
+        .wait_for("ticketing", "request handled", |c| {
+            c.status
+                .as_ref()
+                .is_some_and(|s| s.last_refresh_request == "2026-11-25T12:00:00Z")
+        })
+        .await;
+    assert!(ready_is(&handled, "True", "TokenRefreshed"));
+    assert_ne!(
+        stack.secret_data("ticketing-token").await["access_token"],
+        first["access_token"]
+    );
+    let refreshes = stack
+        .wetix
+        .calls()
+        .iter()
+        .filter(|c| c.endpoint == Endpoint::Refresh)
+        .count();
+    assert_eq!(refreshes, 1, "{}", stack.logs());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_client_secret_is_reported_then_picked_up_when_created() {
+    let mut stack = Stack::start(3600, 7200).await;
+    stack.start_operator().await;
+    stack.create_credential("ticketing", json!({})).await;
+    let waiting = stack
+        .wait_not_ready("ticketing", "ClientSecretNotFound")
+        .await;
+    assert!(
+        waiting
+            .ready_condition()
+            .unwrap()
+            .message
+            .contains("wetix-client")
+    );
+    assert!(stack.wetix.calls().is_empty());
+
+    stack
+        .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
+        .await;
+    stack.wait_ready("ticketing", "TokenIssued").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_the_credential_does_not_manage_is_never_overwritten() {
+    let mut stack = Stack::start(3600, 7200).await;
+    stack
+        .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
+        .await;
+    stack
+        .put_client_secret("ticketing-token", "someone", "elses")
+        .await;
+    stack.start_operator().await;
+    stack.create_credential("ticketing", json!({})).await;
+    stack.wait_not_ready("ticketing", "SecretConflict").await;
+    let data = stack.secret_data("ticketing-token").await;
+    assert_eq!(data["client_id"], "someone");
+    assert!(!data.contains_key("access_token"));
+    assert!(stack.wetix.calls().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rejected_client_credentials_are_not_retried_in_a_loop_but_at_once_when_fixed() {
+    let mut stack = Stack::start(3600, 7200).await;
+    stack
+        .put_client_secret("wetix-client", CLIENT_ID, "wrong-secret")
+        .await;
+    stack.start_operator().await;
+    stack.create_credential("ticketing", json!({})).await;
+    let failed = stack.wait_not_ready("ticketing", "InvalidClient").await;
+    assert_eq!(failed.status.unwrap().failed_attempts, 1);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(stack.wetix.calls().len(), 1, "no retry within five minutes");
+
+    stack
+        .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
+        .await;
+    let fixed = stack.wait_ready("ticketing", "TokenIssued").await;
+    assert_eq!(fixed.status.unwrap().failed_attempts, 0);
+    assert_eq!(stack.wetix.calls().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transient_failures_back_off_and_never_touch_the_secret() {
+    let mut stack = Stack::start(6, 3600).await;
+    stack
+        .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
+        .await;
+    stack.start_operator().await;
+    stack.create_credential("ticketing", json!({})).await;
+    stack.wait_ready("ticketing", "TokenIssued").await;
+    let good = stack.secrets().get("ticketing-token").await.unwrap();
+    stack.wetix.inject(Endpoint::Refresh, Fault::Status(503), 1);
+
+    let failing = stack.wait_not_ready("ticketing", "ServerUnavailable").await;
+    let status = failing.status.unwrap();
+    assert_eq!(status.failed_attempts, 1);
+    assert!(status.last_failure_time.is_some());
+    let untouched = stack.secrets().get("ticketing-token").await.unwrap();
+    assert_eq!(untouched.data, good.data);
+    assert_eq!(
+        untouched.metadata.resource_version,
+        good.metadata.resource_version
+    );
+
+    let recovered = stack.wait_ready("ticketing", "TokenRefreshed").await;
+    assert_eq!(recovered.status.unwrap().failed_attempts, 0);
+    assert!(stack.events_text().await.contains("ServerUnavailable"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_secret_write_is_retried_with_the_same_tokens() {
+    let mut stack = Stack::start(3600, 7200).await;
+    stack.wetix.set_rotation(true);
+    stack
+        .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
+        .await;
+    stack.start_operator().await;
+    stack.create_credential("ticketing", json!({})).await;
+    stack.wait_ready("ticketing", "TokenIssued").await;
+
+    stack.emulator.faults().fail_next_writes("secrets", 4, 500);
+    let patch = json!({"metadata": {"annotations": {"wetix.my/refresh-requested-at": "now-1"}}});
+    stack
+        .credentials()
+        .patch("ticketing", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    let done = stack
+        .wait_for("ticketing", "refresh written", |c| {
+            c.status
+                .as_ref()
+                .is_some_and(|s| s.last_refresh_request == "now-1")
+        })
+        .await;
+    assert!(ready_is(&done, "True", "TokenRefreshed"));
+    let refreshes = stack
+        .wetix
+        .calls()
+        .iter()
+        .filter(|c| c.endpoint == Endpoint::Refresh)
+        .count();
+    assert_eq!(
+        refreshes, 1,
+        "one WeTix call; the write was retried with its tokens"
+    );
+    let data = stack.secret_data("ticketing-token").await;
+    assert_eq!(
+        done.status.unwrap().token_fingerprint.unwrap(),
+        fingerprint(&data["access_token"])
+    );
+    // The rotated refresh token in the Secret is the live one.
+    assert!(stack.wetix.verify_token(&data["refresh_token"]).is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_url_outside_the_allow_list_is_refused_and_never_called() {
+    let mut stack = Stack::start(3600, 7200).await;
+    stack
+        .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
+        .await;
+    stack.start_operator().await;
+    stack
+        .create_credential(
+            "ticketing",
+            json!({"server": {"url": "https://oauth.attacker.example"}}),
+        )
+        .await;
+    let refused = stack.wait_not_ready("ticketing", "ServerNotAllowed").await;
+    assert!(
+        refused
+            .ready_condition()
+            .unwrap()
+            .message
+            .contains("oauth.attacker.example")
+    );
+    assert!(stack.wetix.calls().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_managed_secret_is_restored_with_a_fresh_pair() {
+    let mut stack = Stack::start(3600, 7200).await;
+    stack
+        .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
+        .await;
+    stack.start_operator().await;
+    stack.create_credential("ticketing", json!({})).await;
+    stack.wait_ready("ticketing", "TokenIssued").await;
+    let first = stack.secret_data("ticketing-token").await;
+    stack
+        .secrets()
+        .delete("ticketing-token", &Default::default())
+        .await
+        .unwrap();
+
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Ok(Some(secret)) = stack.secrets().get_opt("ticketing-token").await {
+            let token = String::from_utf8(secret.data.unwrap()["access_token"].0.clone()).unwrap();
+            assert_ne!(token, first["access_token"]);
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{}", stack.logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stack.wetix.calls().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edited_expiry_in_the_secret_is_restored_without_a_token_request() {
+    let mut stack = Stack::start(3600, 7200).await;
+    stack
+        .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
+        .await;
+    stack.start_operator().await;
+    stack.create_credential("ticketing", json!({})).await;
+    stack.wait_ready("ticketing", "TokenIssued").await;
+    let first = stack.secret_data("ticketing-token").await;
+    let edit = json!({"stringData": {"expires_at": "2099-01-01T00:00:00Z"}});
+    stack
+        .secrets()
+        .patch(
+            "ticketing-token",
+            &PatchParams::default(),
+            &Patch::Merge(&edit),
+        )
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while stack.secret_data("ticketing-token").await["expires_at"] != first["expires_at"] {
+        assert!(tokio::time::Instant::now() < deadline, "{}", stack.logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stack.wetix.calls().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_token_or_client_secret_appears_in_logs_events_or_status() {
+    let mut stack = Stack::start(4, 3600).await;
+    stack
+        .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
+        .await;
+    stack.start_operator().await;
+    stack.create_credential("ticketing", json!({})).await;
+    stack.wait_ready("ticketing", "TokenRefreshed").await;
+    stack.wetix.inject(Endpoint::Any, Fault::MalformedJson, 1);
+    let patch = json!({"metadata": {"annotations": {"wetix.my/refresh-requested-at": "x"}}});
+    stack
+        .credentials()
+        .patch("ticketing", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    stack
+        .wait_not_ready("ticketing", "InvalidServerResponse")
+        .await;
+
+    let data = stack.secret_data("ticketing-token").await;
+    let status =
+        serde_json::to_string(&stack.credentials().get("ticketing").await.unwrap()).unwrap();
+    let events = stack.events_text().await;
+    let logs = stack.logs();
+    let metrics = stack.wait_metrics("wetix_token_requests_total").await;
+    for (what, text) in [
+        ("status", &status),
+        ("events", &events),
+        ("logs", &logs),
+        ("metrics", &metrics),
+    ] {
+        assert!(!text.contains(CLIENT_SECRET), "client secret in {what}");
+        assert!(
+            !text.contains(&data["access_token"]),
+            "access token in {what}"
+        );
+        assert!(
+            !text.contains(&data["refresh_token"]),
+            "refresh token in {what}"
+        );
+        assert!(!text.contains("Basic "), "Authorization header in {what}");
+    }
+}
+
+fn fingerprint(token: &str) -> String {
+    wetix_operator::tokens::fingerprint(&wetix_operator::sensitive::Sensitive::new(token))
+}

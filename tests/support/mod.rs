@@ -153,6 +153,23 @@ impl Stack {
             .expect("wait")
     }
 
+    /// Scrapes /metrics until it contains `needle`.
+    pub async fn wait_metrics(&self, needle: &str) -> String {
+        let url = format!("http://127.0.0.1:{}/metrics", self.metrics_port);
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let text = scrape(&url).await.unwrap_or_default();
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "metrics never showed {needle}:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap().clone()
     }
@@ -299,6 +316,19 @@ fn merge(base: &mut Value, patch: Value) {
         }
         (base, patch) => *base = patch,
     }
+}
+
+/// A plain HTTP GET over loopback.
+async fn scrape(url: &str) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://")?;
+    let (authority, path) = rest.split_once('/')?;
+    let mut stream = tokio::net::TcpStream::connect(authority).await.ok()?;
+    let request = format!("GET /{path} HTTP/1.0\r\nHost: {authority}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body).await.ok()?;
+    Some(body)
 }
 
 fn free_port() -> u16 {

@@ -13,6 +13,7 @@
 //! - [`plan`]: keep, request or wait: the decision of one reconcile.
 //! - [`managed_secret`]: the Secret workloads mount, built from the tokens and read back.
 //! - [`status`]: what the credential's status says afterwards.
+//! - [`rollout`]: restarting workloads that read the token at start-up.
 //! - [`reconcile`]: the one place the steps run in order.
 //! - [`triggers`]: which credentials a Secret change concerns.
 //! - [`controller`]: the watches feeding `reconcile`.
@@ -37,6 +38,7 @@ pub mod metrics;
 pub mod oauth;
 pub mod plan;
 pub mod reconcile;
+pub mod rollout;
 pub mod run;
 pub mod schedule;
 pub mod sensitive;

@@ -25,6 +25,7 @@ use crate::{
     metrics::Metrics,
     oauth::{Grant, OAuthError, TokenIssuer, TokenRequest},
     plan::{self, FailureKind, LastFailure, Observed, Plan, Why},
+    rollout,
     schedule::{Jitter, RenewPolicy},
     status::{self, Outcome, reasons},
 };
@@ -399,6 +400,7 @@ impl<'a> Reconcile<'a> {
         info!(secret = %self.secret_name, fingerprint = %tokens.pair.fingerprint(), "{note}");
         self.publish(EventType::Normal, reason, &note, "WriteSecret")
             .await;
+        self.restart_workloads().await;
         let next_refresh = self.next_refresh_after_renewal(&tokens);
         self.finish(Report {
             outcome: Outcome::Renewed {
@@ -409,6 +411,44 @@ impl<'a> Reconcile<'a> {
             handled_request: true,
         })
         .await
+    }
+
+    /// Restarts `spec.rolloutRestartTargets` after the access token changed. A target that
+    /// cannot be restarted is reported; it never holds up the Secret or the status.
+    async fn restart_workloads(&self) {
+        let targets = &self.credential.spec.rollout_restart_targets;
+        if targets.is_empty() {
+            return;
+        }
+        let namespace = self.secrets.namespace().unwrap_or_default();
+        let failures = rollout::restart_all(&self.ctx.client, namespace, targets, self.now).await;
+        for failure in &failures {
+            let message = if failure.not_found {
+                format!("{failure}: not found in namespace {namespace:?}")
+            } else {
+                error_chain(failure)
+            };
+            warn!(kind = ?failure.kind, name = %failure.name, "{message}");
+            self.publish(
+                EventType::Warning,
+                reasons::ROLLOUT_RESTART_FAILED,
+                &message,
+                "RestartWorkload",
+            )
+            .await;
+        }
+        let restarted = targets.len() - failures.len();
+        if restarted > 0 {
+            let note = format!("restarted {restarted} of {} rollout targets", targets.len());
+            info!("{note}");
+            self.publish(
+                EventType::Normal,
+                reasons::ROLLOUT_RESTARTED,
+                &note,
+                "RestartWorkload",
+            )
+            .await;
+        }
     }
 
     fn next_refresh_after_renewal(&self, tokens: &StoredTokens) -> Timestamp {

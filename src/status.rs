@@ -24,6 +24,9 @@ pub mod reasons {
     pub const REAUTHORIZATION_REQUIRED: &str = "ReauthorizationRequired";
     pub const SECRET_CONFLICT: &str = "SecretConflict";
     pub const SUSPENDED: &str = "Suspended";
+    /// Event reasons for `spec.rolloutRestartTargets`.
+    pub const ROLLOUT_RESTARTED: &str = "RolloutRestarted";
+    pub const ROLLOUT_RESTART_FAILED: &str = "RolloutRestartFailed";
     /// The Kubernetes API refused or failed a write; retried.
     pub const KUBERNETES_API_ERROR: &str = "KubernetesApiError";
 }

@@ -443,3 +443,78 @@ async fn no_token_or_client_secret_appears_in_logs_events_or_status() {
 fn fingerprint(token: &str) -> String {
     wetix_operator::tokens::fingerprint(&wetix_operator::sensitive::Sensitive::new(token))
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollout_targets_restart_when_the_token_changes_and_a_missing_one_is_reported() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let mut stack = Stack::start(3600, 7200).await;
+    stack
+        .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
+        .await;
+    let deployments: kube::Api<Deployment> = kube::Api::namespaced(stack.client.clone(), NS);
+    let deployment: Deployment = serde_json::from_value(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "checkout", "namespace": NS},
+        "spec": {
+            "selector": {"matchLabels": {"app": "checkout"}},
+            "template": {
+                "metadata": {"labels": {"app": "checkout"}, "annotations": {"keep": "me"}},
+                "spec": {"containers": [{"name": "app", "image": "checkout:1"}]}
+            }
+        }
+    }))
+    .unwrap();
+    deployments
+        .create(&Default::default(), &deployment)
+        .await
+        .unwrap();
+    stack.start_operator().await;
+    stack
+        .create_credential(
+            "ticketing",
+            json!({"rolloutRestartTargets": [
+                {"kind": "Deployment", "name": "checkout"},
+                {"kind": "StatefulSet", "name": "missing"}
+            ]}),
+        )
+        .await;
+    stack.wait_ready("ticketing", "TokenIssued").await;
+    let restarted_at = |d: &Deployment| {
+        d.spec
+            .template
+            .metadata
+            .as_ref()
+            .unwrap()
+            .annotations
+            .clone()
+            .unwrap()
+    };
+    let first = restarted_at(&deployments.get("checkout").await.unwrap());
+    assert!(first.contains_key("wetix.my/restartedAt"), "{first:?}");
+    assert_eq!(first["keep"], "me");
+    let events = stack.events_text().await;
+    assert!(
+        events.contains("RolloutRestartFailed") && events.contains("missing"),
+        "{events}"
+    );
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let patch = json!({"metadata": {"annotations": {"wetix.my/refresh-requested-at": "again"}}});
+    stack
+        .credentials()
+        .patch("ticketing", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    stack
+        .wait_for("ticketing", "refresh handled", |c| {
+            c.status
+                .as_ref()
+                .is_some_and(|s| s.last_refresh_request == "again")
+        })
+        .await;
+    let second = restarted_at(&deployments.get("checkout").await.unwrap());
+    assert_ne!(
+        first["wetix.my/restartedAt"],
+        second["wetix.my/restartedAt"]
+    );
+}

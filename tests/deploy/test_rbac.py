@@ -14,15 +14,15 @@ from conftest import RELEASE_NAMESPACE
 # cluster-wide by a ClusterRole, or per watched namespace by a Role.
 CREDENTIAL_RULES = {
     ("wetix.my", "wetixcredentials", None): {"get", "list", "watch", "patch"},
-    ("wetix.my", "wetixcredentials/status", None): {"get", "patch"},
+    ("wetix.my", "wetixcredentials/status", None): {"patch"},
     # get: referenced Secrets on demand; list/watch: metadata-only watch; patch: server-side
     # apply of the managed Secret; create: the API server authorizes an apply that finds no
     # object as a create as well.
     ("", "secrets", None): {"get", "list", "watch", "create", "patch"},
     ("events.k8s.io", "events", None): {"create", "patch"},
-    ("apps", "deployments", None): {"get", "patch"},
-    ("apps", "statefulsets", None): {"get", "patch"},
-    ("apps", "daemonsets", None): {"get", "patch"},
+    ("apps", "deployments", None): {"patch"},
+    ("apps", "statefulsets", None): {"patch"},
+    ("apps", "daemonsets", None): {"patch"},
 }
 
 # Leader election, a Role in the operator's own namespace only.

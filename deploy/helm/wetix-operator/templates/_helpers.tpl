@@ -40,5 +40,5 @@ why each verb is there.
   verbs: ["create", "patch"]
 - apiGroups: ["apps"]
   resources: ["deployments", "statefulsets", "daemonsets"]
-  verbs: ["get", "patch"]
+  verbs: ["patch"]
 {{- end -}}

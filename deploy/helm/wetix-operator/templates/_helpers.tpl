@@ -31,7 +31,7 @@ why each verb is there.
   verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["wetix.my"]
   resources: ["wetixcredentials/status"]
-  verbs: ["get", "patch"]
+  verbs: ["patch"]
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get", "list", "watch", "create", "patch"]

@@ -17,7 +17,7 @@ use kube::{
     core::PartialObjectMeta,
     runtime::{
         WatchStreamExt,
-        controller::{Action, Controller},
+        controller::{self, Action, Controller},
         reflector::{self},
         watcher,
     },
@@ -33,6 +33,11 @@ use crate::{
 /// How soon a reconcile that failed on the Kubernetes side is tried again. Short: new tokens
 /// may be waiting in memory to be written.
 const API_ERROR_RETRY: Duration = Duration::from_secs(5);
+
+/// Reconciles running at once per controller. Bounds the burst of reads at start-up, when
+/// every credential is looked at once, without slowing steady state (a reconcile that keeps
+/// its tokens takes two reads and no write).
+const RECONCILE_CONCURRENCY: u16 = 16;
 
 /// Runs until `shutdown` completes; `on_ready` is called once every cache has synced.
 pub async fn run(
@@ -58,28 +63,31 @@ pub async fn run(
             let api = scoped::<WetixCredential>(&ctx.client, namespace.as_deref());
             let metrics = ctx.metrics.clone();
             let forget_ctx = ctx.clone();
+            // Readiness is taken from the first InitDone, which `reflect` has just applied to
+            // the store. Not `Store::wait_until_ready` in a second task: the Controller waits
+            // on the same store, and kube-runtime's ready signal wakes only one waiter.
+            let mut synced = false;
             let credentials = watcher(api, watcher::Config::default().any_semantic())
                 .default_backoff()
                 .modify(|c| c.managed_fields_mut().clear())
                 .reflect(writer)
-                .inspect(move |event| {
-                    if let Ok(watcher::Event::Delete(gone)) = event {
+                .inspect(move |event| match event {
+                    Ok(watcher::Event::Delete(gone)) => {
                         metrics.forget(&gone.namespace().unwrap_or_default(), &gone.name_any());
                         if let Some(uid) = gone.uid() {
                             forget_ctx.forget(&uid);
                         }
                     }
+                    Ok(watcher::Event::InitDone) if !synced => {
+                        synced = true;
+                        if pending.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+                            on_ready();
+                        }
+                    }
+                    _ => {}
                 })
                 .touched_objects();
             let store = reader.clone();
-            let ready_store = reader.clone();
-            tokio::spawn(async move {
-                if ready_store.wait_until_ready().await.is_ok()
-                    && pending.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1
-                {
-                    on_ready();
-                }
-            });
             let secrets = scoped::<PartialObjectMeta<Secret>>(&ctx.client, namespace.as_deref());
             Controller::for_stream(credentials, reader)
                 .watches(
@@ -92,6 +100,7 @@ pub async fn run(
                         )
                     },
                 )
+                .with_config(controller::Config::default().concurrency(RECONCILE_CONCURRENCY))
                 .graceful_shutdown_on(shutdown)
                 .run(reconcile_measured, error_policy, ctx)
                 .for_each(|result| async move {

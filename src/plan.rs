@@ -143,16 +143,33 @@ fn backoff_until(observed: &Observed<'_>, now: Timestamp) -> Option<Timestamp> {
     {
         return None;
     }
+    let until = retry_at(failure, observed.jitter);
+    (now < until).then_some(until)
+}
+
+/// When a failed request may be tried again: five minutes after rejected credentials,
+/// exponential backoff (honouring `Retry-After`) after anything else.
+pub fn retry_at(failure: &LastFailure, jitter: Jitter) -> Timestamp {
     let delay = match failure.kind {
         FailureKind::Rejected => schedule::CLIENT_REJECTED_RETRY,
-        FailureKind::Transient => schedule::retry_delay(
-            failure.attempts.max(1),
-            failure.retry_after,
-            observed.jitter,
-        ),
+        FailureKind::Transient => {
+            schedule::retry_delay(failure.attempts.max(1), failure.retry_after, jitter)
+        }
     };
-    let until = failure.at + SignedDuration::try_from(delay).unwrap_or(SignedDuration::MAX);
-    (now < until).then_some(until)
+    failure.at + SignedDuration::try_from(delay).unwrap_or(SignedDuration::MAX)
+}
+
+impl FailureKind {
+    /// How a failed token request is retried.
+    pub fn of(error: &crate::oauth::OAuthError) -> Self {
+        use crate::oauth::OAuthError;
+        match error {
+            OAuthError::ClientRejected { .. } | OAuthError::GrantNotAllowed { .. } => {
+                Self::Rejected
+            }
+            _ => Self::Transient,
+        }
+    }
 }
 
 #[cfg(test)]

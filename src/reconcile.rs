@@ -338,6 +338,14 @@ impl<'a> Reconcile<'a> {
                 let message = error.to_string();
                 self.publish(EventType::Warning, error.reason(), &message, "RequestToken")
                     .await;
+                let failure = LastFailure {
+                    attempts: self.previous_attempts() + 1,
+                    at: self.now,
+                    kind: FailureKind::of(&error),
+                    retry_after: error.retry_after(),
+                    issued_for: None,
+                };
+                let retry = plan::retry_at(&failure, Jitter::from_uid(&self.uid));
                 let report = Report {
                     outcome: Outcome::Failed {
                         reason: error.reason(),
@@ -345,7 +353,7 @@ impl<'a> Reconcile<'a> {
                         tokens: stored,
                         attempt: true,
                     },
-                    next_refresh: None,
+                    next_refresh: Some(retry),
                     handled_request: true,
                 };
                 self.finish(report).await
@@ -605,6 +613,13 @@ impl<'a> Reconcile<'a> {
                 .remember(&self.uid, |m| m.superseded_version = before);
         }
         Ok(status)
+    }
+
+    fn previous_attempts(&self) -> u32 {
+        self.credential
+            .status
+            .as_ref()
+            .map_or(0, |s| s.failed_attempts)
     }
 
     /// The last failed token request, from status and memory.

@@ -90,6 +90,7 @@ pub struct Metrics {
     request_duration: Family<GrantLabels, Histogram, fn() -> Histogram>,
     reconciles: Family<ReconcileLabels, Counter>,
     reconcile_duration: Histogram,
+    leader: Gauge,
 }
 
 fn request_histogram() -> Histogram {
@@ -109,6 +110,7 @@ impl Default for Metrics {
             request_duration: Family::new_with_constructor(request_histogram),
             reconciles: Family::default(),
             reconcile_duration: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            leader: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -151,6 +153,11 @@ impl Default for Metrics {
             "Duration of one reconcile",
             metrics.reconcile_duration.clone(),
         );
+        registry.register(
+            "wetix_leader",
+            "1 while this replica runs the controller (holds the Lease, with --leader-elect), else 0",
+            metrics.leader.clone(),
+        );
         Self {
             registry,
             ..metrics
@@ -181,6 +188,11 @@ impl Metrics {
             .get_or_create(&ReconcileLabels { result })
             .inc();
         self.reconcile_duration.observe(took.as_secs_f64());
+    }
+
+    /// Records whether this replica runs the controller.
+    pub fn set_leader(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
     }
 
     /// Publishes a credential's expiries and readiness from its status.

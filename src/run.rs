@@ -12,11 +12,12 @@ use std::{
 use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
 use futures::{FutureExt, future::BoxFuture};
 use kube::runtime::events::{Recorder, Reporter};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::{
     cli::{LogFormat, RunArgs},
     controller,
+    leader::{self, Elector, LeadershipLost},
     metrics::Metrics,
     oauth::{HttpTokenIssuer, OAuthError, TokenIssuer},
     reconcile::Context,
@@ -33,6 +34,8 @@ pub enum RunError {
     KubeConfig(#[source] kube::Error),
     #[error("building the WeTix HTTP client")]
     HttpClient(#[source] OAuthError),
+    #[error("lost leadership; exiting so that this replica restarts as a standby")]
+    LeadershipLost(#[source] LeadershipLost),
     #[error("binding --metrics-bind-address {address}")]
     Bind {
         address: SocketAddr,
@@ -55,6 +58,13 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
 
 /// Runs the operator with a given Kubernetes client and WeTix client until `shutdown`
 /// completes. Logging is the caller's.
+///
+/// With `--leader-elect` the health server starts at once and the replica is ready as a
+/// standby; the controller starts when this replica acquires the Lease. On shutdown the holder
+/// stops the controller and releases the Lease, so a standby takes over at once. A holder that
+/// loses the Lease returns [`RunError::LeadershipLost`]: the process exits non-zero and
+/// Kubernetes restarts it as a standby, the simplest way to be sure nothing of the old
+/// controller keeps running.
 pub async fn run_with(
     args: RunArgs,
     client: kube::Client,
@@ -62,7 +72,7 @@ pub async fn run_with(
     shutdown: BoxFuture<'static, ()>,
 ) -> Result<(), RunError> {
     let metrics = Arc::new(Metrics::default());
-    let ready = Arc::new(AtomicBool::new(false));
+    let readiness = Readiness::default();
 
     let listener = tokio::net::TcpListener::bind(args.metrics_bind_address)
         .await
@@ -72,7 +82,7 @@ pub async fn run_with(
         })?;
     info!(address = %args.metrics_bind_address, "serving /metrics, /healthz and /readyz");
     let health = Health {
-        ready: ready.clone(),
+        readiness: readiness.clone(),
         metrics: metrics.clone(),
     };
     tokio::spawn(async move {
@@ -87,16 +97,64 @@ pub async fn run_with(
         client.clone(),
         issuer,
         args.allowed_server_urls.clone(),
-        Recorder::new(client, reporter),
-        metrics,
+        Recorder::new(client.clone(), reporter),
+        metrics.clone(),
     ));
-    info!(namespaces = ?args.namespaces, "starting");
-    controller::run(ctx, &args.namespaces, shutdown.shared(), move || {
-        ready.store(true, Ordering::SeqCst);
+    let shutdown = shutdown.shared();
+    let synced = readiness.synced.clone();
+    let on_ready = move || {
+        synced.store(true, Ordering::SeqCst);
         info!("caches synced; ready");
-    })
-    .await;
-    Ok(())
+    };
+
+    if !args.leader_elect {
+        info!(namespaces = ?args.namespaces, "starting");
+        metrics.set_leader(true);
+        controller::run(ctx, &args.namespaces, shutdown, on_ready).await;
+        return Ok(());
+    }
+
+    let elector = Elector::new(client, &args.lease_namespace, &args.identity);
+    readiness.standby.store(true, Ordering::SeqCst);
+    info!(
+        identity = %args.identity,
+        lease = %format!("{}/{}", args.lease_namespace, leader::LEASE_NAME),
+        "waiting for leadership"
+    );
+    let acquired = tokio::select! {
+        () = elector.acquire() => true,
+        () = shutdown.clone() => false,
+    };
+    if !acquired {
+        // The shutdown may have interrupted a successful claim; give it back if so.
+        release(&elector).await;
+        return Ok(());
+    }
+    readiness.standby.store(false, Ordering::SeqCst);
+    metrics.set_leader(true);
+    info!(namespaces = ?args.namespaces, "starting");
+    let controller = controller::run(ctx, &args.namespaces, shutdown, on_ready);
+    tokio::select! {
+        () = controller => {
+            metrics.set_leader(false);
+            release(&elector).await;
+            Ok(())
+        }
+        lost = elector.hold() => {
+            metrics.set_leader(false);
+            Err(RunError::LeadershipLost(lost))
+        }
+    }
+}
+
+/// Releases the Lease on the way out; a failure only delays the standby's takeover.
+async fn release(elector: &Elector) {
+    if let Err(error) = elector.release().await {
+        warn!(
+            error = %error_chain(&error),
+            "releasing the leader Lease; a standby takes over when it expires"
+        );
+    }
 }
 
 /// Completes on SIGTERM (Kubernetes stopping the pod) or Ctrl-C.
@@ -128,10 +186,27 @@ fn init_logging(format: LogFormat) {
     };
 }
 
+/// What /readyz answers from.
+#[derive(Clone, Default)]
+struct Readiness {
+    /// Waiting for the Lease (with `--leader-elect`): healthy, and nothing to sync yet.
+    standby: Arc<AtomicBool>,
+    /// The controller's caches have synced.
+    synced: Arc<AtomicBool>,
+}
+
+impl Readiness {
+    /// A standby counts as ready: otherwise a 2-replica rollout would wait forever for the
+    /// replica that cannot lead while the other holds the Lease.
+    fn is_ready(&self) -> bool {
+        self.standby.load(Ordering::SeqCst) || self.synced.load(Ordering::SeqCst)
+    }
+}
+
 /// The health and metrics endpoints.
 #[derive(Clone)]
 struct Health {
-    ready: Arc<AtomicBool>,
+    readiness: Readiness,
     metrics: Arc<Metrics>,
 }
 
@@ -146,7 +221,7 @@ impl Health {
 }
 
 async fn readyz(State(health): State<Health>) -> impl IntoResponse {
-    if health.ready.load(Ordering::SeqCst) {
+    if health.readiness.is_ready() {
         (StatusCode::OK, "ready")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "caches not synced")

@@ -1,0 +1,387 @@
+//! Two real operator processes with `--leader-elect` against the Kubernetes API emulator and
+//! the fake WeTix server: only the Lease holder reconciles; a standby takes over within the
+//! lease duration when the holder is killed, and at once when the holder is stopped with
+//! SIGTERM; a holder that finds the Lease taken exits non-zero.
+
+mod support;
+
+use std::{
+    path::PathBuf,
+    process::{ExitStatus, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use k8s_openapi::{
+    api::coordination::v1::{Lease, LeaseSpec},
+    apimachinery::pkg::apis::meta::v1::MicroTime,
+};
+use kube::{Api, api::PostParams};
+use serde_json::json;
+use support::{CLIENT_ID, CLIENT_SECRET, Stack, WAIT};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use wetix_operator::leader::{LEASE_DURATION, LEASE_NAME, RENEW_INTERVAL, RETRY_INTERVAL};
+
+const LEASE_NS: &str = "wetix-operator";
+
+/// One `wetix-operator run --leader-elect` process with its own log and metrics port.
+struct Replica {
+    identity: &'static str,
+    child: tokio::process::Child,
+    port: u16,
+    logs: Arc<Mutex<String>>,
+}
+
+impl Replica {
+    async fn start(stack: &Stack, kubeconfig: &std::path::Path, identity: &'static str) -> Self {
+        let port = free_port();
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_wetix-operator"))
+            .args(["run", "--leader-elect", "--identity", identity])
+            .args(["--lease-namespace", LEASE_NS])
+            .arg("--metrics-bind-address")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--allowed-server-urls")
+            .arg(stack.wetix.url())
+            .env("KUBECONFIG", kubeconfig)
+            .env("RUST_LOG", "info")
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .env_remove("POD_NAME")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the operator binary starts");
+        let logs = Arc::new(Mutex::new(String::new()));
+        for stream in [
+            Box::new(child.stderr.take().unwrap()) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+            Box::new(child.stdout.take().unwrap()),
+        ] {
+            let logs = logs.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stream).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let mut logs = logs.lock().unwrap();
+                    logs.push_str(&line);
+                    logs.push('\n');
+                }
+            });
+        }
+        Self {
+            identity,
+            child,
+            port,
+            logs,
+        }
+    }
+
+    fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// Waits until the log shows `needle`; the last lines of an exited process may still be
+    /// on their way through the pipe.
+    async fn wait_log(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !self.logs().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "{} never logged {needle:?}:\n{}",
+                self.identity,
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The raw HTTP answer of `path` on the metrics port, if it answers.
+    async fn get(&self, path: &str) -> Option<String> {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .ok()?;
+        let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.ok()?;
+        Some(answer)
+    }
+
+    /// Waits until `path` answers with a text containing `needle`.
+    async fn wait_http(&self, path: &str, needle: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let answer = self.get(path).await.unwrap_or_default();
+            if answer.contains(needle) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} {path} never showed {needle:?}; last answer:\n{answer}\nlog:\n{}",
+                self.identity,
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn sigterm(&mut self) -> ExitStatus {
+        let pid = self.child.id().expect("running") as i32;
+        // SAFETY: plain kill(2) on our own child.
+        unsafe { kill(pid, 15) };
+        self.wait_exit(WAIT).await
+    }
+
+    async fn kill_9(&mut self) {
+        self.child.start_kill().expect("SIGKILL sent");
+        self.wait_exit(WAIT).await;
+    }
+
+    async fn wait_exit(&mut self, within: Duration) -> ExitStatus {
+        match tokio::time::timeout(within, self.child.wait()).await {
+            Ok(status) => status.expect("wait"),
+            Err(_) => panic!(
+                "{} did not exit within {within:?}; log:\n{}",
+                self.identity,
+                self.logs()
+            ),
+        }
+    }
+}
+
+unsafe extern "C" {
+    fn kill(pid: i32, signal: i32) -> i32;
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A kubeconfig file for the emulator, removed on drop.
+struct Kubeconfig(PathBuf);
+
+impl Kubeconfig {
+    fn write(stack: &Stack) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let path = std::env::temp_dir().join(format!(
+            "wetix-leader-{}-{nanos}.kubeconfig",
+            std::process::id()
+        ));
+        std::fs::write(&path, stack.emulator.kubeconfig_yaml(support::NS)).unwrap();
+        Self(path)
+    }
+}
+
+impl Drop for Kubeconfig {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn leases(stack: &Stack) -> Api<Lease> {
+    Api::namespaced(stack.client.clone(), LEASE_NS)
+}
+
+async fn holder(stack: &Stack) -> Option<String> {
+    leases(stack)
+        .get_opt(LEASE_NAME)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|l| l.spec)
+        .and_then(|s| s.holder_identity)
+}
+
+/// Waits until the Lease names `identity` as holder; returns how long that took.
+async fn wait_holder(
+    stack: &Stack,
+    identity: &str,
+    within: Duration,
+    logs: &[&Replica],
+) -> Duration {
+    let start = Instant::now();
+    loop {
+        if holder(stack).await.as_deref() == Some(identity) {
+            return start.elapsed();
+        }
+        if start.elapsed() > within {
+            let logs: Vec<String> = logs
+                .iter()
+                .map(|r| format!("--- {}:\n{}", r.identity, r.logs()))
+                .collect();
+            panic!(
+                "{identity} did not hold the Lease within {within:?} (holder: {:?})\n{}",
+                holder(stack).await,
+                logs.join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The `reportingInstance` of every Event in the test namespace.
+async fn event_reporters(stack: &Stack) -> Vec<String> {
+    let api: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(stack.client.clone(), support::NS);
+    let list = api.list(&Default::default()).await.expect("events list");
+    list.items
+        .into_iter()
+        .map(|e| e.reporting_instance.unwrap_or_default())
+        .collect()
+}
+
+async fn stack() -> (Stack, Kubeconfig) {
+    let stack = Stack::start(3600, 86_400).await;
+    stack
+        .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
+        .await;
+    let kubeconfig = Kubeconfig::write(&stack);
+    (stack, kubeconfig)
+}
+
+#[tokio::test]
+async fn only_the_holder_reconciles_and_a_standby_takes_over_within_the_lease_duration_after_kill_9()
+ {
+    let (stack, kubeconfig) = stack().await;
+    let mut a = Replica::start(&stack, &kubeconfig.0, "a").await;
+    wait_holder(&stack, "a", WAIT, &[&a]).await;
+    a.wait_http("/metrics", "wetix_leader 1").await;
+    let b = Replica::start(&stack, &kubeconfig.0, "b").await;
+    // A standby is ready (a rollout must not wait for it) and does not lead.
+    b.wait_http("/readyz", "200 OK").await;
+    b.wait_http("/metrics", "wetix_leader 0").await;
+    b.wait_http("/healthz", "200 OK").await;
+
+    stack.create_credential("ticketing", json!({})).await;
+    stack.wait_ready("ticketing", "TokenIssued").await;
+    assert_eq!(
+        stack.wetix.calls().len(),
+        1,
+        "one token request, by one replica"
+    );
+
+    // While a leads, b writes nothing: every write is a's Lease renewal.
+    stack.emulator.clear_requests();
+    tokio::time::sleep(RENEW_INTERVAL + RETRY_INTERVAL).await;
+    let requests = stack.emulator.requests();
+    let writes: Vec<_> = requests.iter().filter(|r| r.method != "GET").collect();
+    assert!(
+        !writes.is_empty()
+            && writes.iter().all(|r| {
+                r.method == "PUT"
+                    && r.path
+                        .ends_with(&format!("/namespaces/{LEASE_NS}/leases/{LEASE_NAME}"))
+                    && r.field_manager.as_deref() == Some("wetix-operator-leader-a")
+            }),
+        "writes while a leads: {writes:#?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.method == "GET" && r.path.contains("/leases/")),
+        "the standby reads the Lease"
+    );
+    let reporters = event_reporters(&stack).await;
+    assert!(
+        !reporters.is_empty() && reporters.iter().all(|r| r == "a"),
+        "Events come from the holder only: {reporters:?}"
+    );
+    assert!(
+        !b.logs().contains("caches synced"),
+        "b never started its controller"
+    );
+
+    // kill -9: no release; b takes over once the Lease expires.
+    let killed = Instant::now();
+    a.kill_9().await;
+    let bound = LEASE_DURATION + RETRY_INTERVAL + Duration::from_secs(3);
+    wait_holder(&stack, "b", bound, &[&a, &b]).await;
+    let failover = killed.elapsed();
+    println!(
+        "failover after kill -9 of the holder: {:.1} s (lease duration {} s, renew every {} s)",
+        failover.as_secs_f64(),
+        LEASE_DURATION.as_secs(),
+        RENEW_INTERVAL.as_secs()
+    );
+    // a renewed at most RENEW_INTERVAL before it died: b must not have taken a valid Lease.
+    assert!(
+        failover + Duration::from_millis(500) >= LEASE_DURATION - RENEW_INTERVAL,
+        "b took the Lease before it expired: {failover:?}"
+    );
+    b.wait_http("/metrics", "wetix_leader 1").await;
+
+    // b now reconciles.
+    stack.create_credential("billing", json!({})).await;
+    stack.wait_ready("billing", "TokenIssued").await;
+    assert_eq!(stack.wetix.calls().len(), 2);
+    assert!(event_reporters(&stack).await.iter().any(|r| r == "b"));
+}
+
+#[tokio::test]
+async fn sigterm_releases_the_lease_and_the_standby_takes_over_at_once() {
+    let (stack, kubeconfig) = stack().await;
+    let mut a = Replica::start(&stack, &kubeconfig.0, "a").await;
+    wait_holder(&stack, "a", WAIT, &[&a]).await;
+    a.wait_http("/readyz", "200 OK").await;
+    let b = Replica::start(&stack, &kubeconfig.0, "b").await;
+    b.wait_http("/readyz", "200 OK").await;
+    b.wait_http("/metrics", "wetix_leader 0").await;
+
+    let stopped = Instant::now();
+    let status = a.sigterm().await;
+    assert!(
+        status.success(),
+        "a clean stop exits 0: {status}\n{}",
+        a.logs()
+    );
+    a.wait_log("released leadership").await;
+    let bound = RETRY_INTERVAL + Duration::from_secs(2);
+    wait_holder(&stack, "b", bound, &[&a, &b]).await;
+    let failover = stopped.elapsed();
+    println!(
+        "failover after SIGTERM of the holder: {:.1} s (standby reads the Lease every {} s)",
+        failover.as_secs_f64(),
+        RETRY_INTERVAL.as_secs()
+    );
+    assert!(failover < LEASE_DURATION - RENEW_INTERVAL);
+    b.wait_http("/metrics", "wetix_leader 1").await;
+
+    stack.create_credential("ticketing", json!({})).await;
+    stack.wait_ready("ticketing", "TokenIssued").await;
+    let reporters = event_reporters(&stack).await;
+    assert!(reporters.iter().all(|r| r == "b"), "{reporters:?}");
+}
+
+#[tokio::test]
+async fn a_holder_that_finds_the_lease_taken_exits_non_zero() {
+    let (stack, kubeconfig) = stack().await;
+    let mut a = Replica::start(&stack, &kubeconfig.0, "a").await;
+    wait_holder(&stack, "a", WAIT, &[&a]).await;
+
+    // Another party takes the Lease as a valid holder would.
+    let mut lease = leases(&stack).get(LEASE_NAME).await.unwrap();
+    lease.spec = Some(LeaseSpec {
+        holder_identity: Some("intruder".into()),
+        renew_time: Some(MicroTime(jiff::Timestamp::now())),
+        lease_duration_seconds: Some(60),
+        ..lease.spec.unwrap_or_default()
+    });
+    lease.metadata.managed_fields = None;
+    leases(&stack)
+        .replace(LEASE_NAME, &PostParams::default(), &lease)
+        .await
+        .expect("Lease taken over");
+
+    let status = a
+        .wait_exit(RENEW_INTERVAL + RETRY_INTERVAL + Duration::from_secs(3))
+        .await;
+    assert!(!status.success(), "lost leadership exits non-zero");
+    a.wait_log("lost leadership").await;
+    a.wait_log("intruder").await;
+    assert_eq!(holder(&stack).await.as_deref(), Some("intruder"));
+}

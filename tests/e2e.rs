@@ -12,11 +12,7 @@ use support::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_credential_gets_a_managed_secret_with_working_tokens_and_ready_status() {
-    let mut stack = Stack::start(3600, 7200).await;
-    stack
-        .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
-        .await;
-    stack.start_operator().await;
+    let stack = Stack::running(3600, 7200).await;
     stack.create_credential("ticketing", json!({})).await;
 
     let credential = stack.wait_ready("ticketing", "TokenIssued").await;
@@ -51,11 +47,7 @@ async fn a_new_credential_gets_a_managed_secret_with_working_tokens_and_ready_st
 #[tokio::test(flavor = "multi_thread")]
 async fn tokens_are_refreshed_before_the_access_token_expires() {
     // Access 6 s (renew 33 % before: at ~4 s), refresh token 1 h.
-    let mut stack = Stack::start(6, 3600).await;
-    stack
-        .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
-        .await;
-    stack.start_operator().await;
+    let stack = Stack::running(6, 3600).await;
     stack.create_credential("ticketing", json!({})).await;
     let issued = stack.wait_ready("ticketing", "TokenIssued").await;
     let first = stack.secret_data("ticketing-token").await;
@@ -85,11 +77,7 @@ async fn tokens_are_refreshed_before_the_access_token_expires() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refresh_token_near_its_end_is_replaced_through_client_credentials() {
     // Refresh token 9 s: due at ~6 s, before the 60 s access token.
-    let mut stack = Stack::start(60, 9).await;
-    stack
-        .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
-        .await;
-    stack.start_operator().await;
+    let stack = Stack::running(60, 9).await;
     stack.create_credential("ticketing", json!({})).await;
     stack.wait_ready("ticketing", "TokenIssued").await;
     let first = stack.secret_data("ticketing-token").await;
@@ -114,11 +102,7 @@ async fn a_refresh_token_near_its_end_is_replaced_through_client_credentials() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_restarted_operator_reads_tokens_back_and_asks_wetix_for_nothing() {
-    let mut stack = Stack::start(3600, 7200).await;
-    stack
-        .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
-        .await;
-    stack.start_operator().await;
+    let mut stack = Stack::running(3600, 7200).await;
     stack.create_credential("ticketing", json!({})).await;
     let before = stack.wait_ready("ticketing", "TokenIssued").await;
     let exit = stack.stop_operator().await;
@@ -143,21 +127,14 @@ async fn a_restarted_operator_reads_tokens_back_and_asks_wetix_for_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_refresh_annotation_refreshes_now_and_is_recorded() {
-    let mut stack = Stack::start(3600, 7200).await;
-    stack
-        .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
-        .await;
-    stack.start_operator().await;
+    let stack = Stack::running(3600, 7200).await;
     stack.create_credential("ticketing", json!({})).await;
     stack.wait_ready("ticketing", "TokenIssued").await;
     let first = stack.secret_data("ticketing-token").await;
 
-    let patch = json!({"metadata": {"annotations": {"wetix.my/refresh-requested-at": "2026-11-25T12:00:00Z"}}});
     stack
-        .credentials()
-        .patch("ticketing", &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .unwrap();
+        .request_refresh("ticketing", "2026-11-25T12:00:00Z")
+        .await;
     let handled = stack
         .wait_for("ticketing", "request handled", |c| {
             c.status
@@ -170,12 +147,7 @@ async fn the_refresh_annotation_refreshes_now_and_is_recorded() {
         stack.secret_data("ticketing-token").await["access_token"],
         first["access_token"]
     );
-    let refreshes = stack
-        .wetix
-        .calls()
-        .iter()
-        .filter(|c| c.endpoint == Endpoint::Refresh)
-        .count();
+    let refreshes = stack.calls_to(Endpoint::Refresh);
     assert_eq!(refreshes, 1, "{}", stack.logs());
 }
 
@@ -243,11 +215,7 @@ async fn rejected_client_credentials_are_not_retried_in_a_loop_but_at_once_when_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn transient_failures_back_off_and_never_touch_the_secret() {
-    let mut stack = Stack::start(6, 3600).await;
-    stack
-        .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
-        .await;
-    stack.start_operator().await;
+    let stack = Stack::running(6, 3600).await;
     stack.create_credential("ticketing", json!({})).await;
     stack.wait_ready("ticketing", "TokenIssued").await;
     let good = stack.secrets().get("ticketing-token").await.unwrap();
@@ -281,12 +249,7 @@ async fn a_failed_secret_write_is_retried_with_the_same_tokens() {
     stack.wait_ready("ticketing", "TokenIssued").await;
 
     stack.emulator.faults().fail_next_writes("secrets", 4, 500);
-    let patch = json!({"metadata": {"annotations": {"wetix.my/refresh-requested-at": "now-1"}}});
-    stack
-        .credentials()
-        .patch("ticketing", &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .unwrap();
+    stack.request_refresh("ticketing", "now-1").await;
     let done = stack
         .wait_for("ticketing", "refresh written", |c| {
             c.status
@@ -295,12 +258,7 @@ async fn a_failed_secret_write_is_retried_with_the_same_tokens() {
         })
         .await;
     assert!(ready_is(&done, "True", "TokenRefreshed"));
-    let refreshes = stack
-        .wetix
-        .calls()
-        .iter()
-        .filter(|c| c.endpoint == Endpoint::Refresh)
-        .count();
+    let refreshes = stack.calls_to(Endpoint::Refresh);
     assert_eq!(
         refreshes, 1,
         "one WeTix call; the write was retried with its tokens"
@@ -316,11 +274,7 @@ async fn a_failed_secret_write_is_retried_with_the_same_tokens() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_url_outside_the_allow_list_is_refused_and_never_called() {
-    let mut stack = Stack::start(3600, 7200).await;
-    stack
-        .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
-        .await;
-    stack.start_operator().await;
+    let stack = Stack::running(3600, 7200).await;
     stack
         .create_credential(
             "ticketing",
@@ -340,11 +294,7 @@ async fn a_server_url_outside_the_allow_list_is_refused_and_never_called() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deleted_managed_secret_is_restored_with_a_fresh_pair() {
-    let mut stack = Stack::start(3600, 7200).await;
-    stack
-        .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
-        .await;
-    stack.start_operator().await;
+    let stack = Stack::running(3600, 7200).await;
     stack.create_credential("ticketing", json!({})).await;
     stack.wait_ready("ticketing", "TokenIssued").await;
     let first = stack.secret_data("ticketing-token").await;
@@ -369,11 +319,7 @@ async fn a_deleted_managed_secret_is_restored_with_a_fresh_pair() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_edited_expiry_in_the_secret_is_restored_without_a_token_request() {
-    let mut stack = Stack::start(3600, 7200).await;
-    stack
-        .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
-        .await;
-    stack.start_operator().await;
+    let stack = Stack::running(3600, 7200).await;
     stack.create_credential("ticketing", json!({})).await;
     stack.wait_ready("ticketing", "TokenIssued").await;
     let first = stack.secret_data("ticketing-token").await;
@@ -397,20 +343,11 @@ async fn an_edited_expiry_in_the_secret_is_restored_without_a_token_request() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_token_or_client_secret_appears_in_logs_events_or_status() {
-    let mut stack = Stack::start(4, 3600).await;
-    stack
-        .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
-        .await;
-    stack.start_operator().await;
+    let stack = Stack::running(4, 3600).await;
     stack.create_credential("ticketing", json!({})).await;
     stack.wait_ready("ticketing", "TokenRefreshed").await;
     stack.wetix.inject(Endpoint::Any, Fault::MalformedJson, 1);
-    let patch = json!({"metadata": {"annotations": {"wetix.my/refresh-requested-at": "x"}}});
-    stack
-        .credentials()
-        .patch("ticketing", &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .unwrap();
+    stack.request_refresh("ticketing", "x").await;
     stack
         .wait_not_ready("ticketing", "InvalidServerResponse")
         .await;
@@ -499,12 +436,7 @@ async fn rollout_targets_restart_when_the_token_changes_and_a_missing_one_is_rep
     );
 
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let patch = json!({"metadata": {"annotations": {"wetix.my/refresh-requested-at": "again"}}});
-    stack
-        .credentials()
-        .patch("ticketing", &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .unwrap();
+    stack.request_refresh("ticketing", "again").await;
     stack
         .wait_for("ticketing", "refresh handled", |c| {
             c.status

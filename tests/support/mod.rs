@@ -98,6 +98,34 @@ impl Stack {
         }
     }
 
+    /// A started stack with the client Secret in place and the operator running.
+    pub async fn running(access_secs: u64, refresh_secs: u64) -> Self {
+        let mut stack = Self::start(access_secs, refresh_secs).await;
+        stack
+            .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
+            .await;
+        stack.start_operator().await;
+        stack
+    }
+
+    /// Sets `wetix.my/refresh-requested-at`, as `wetix-operator refresh` does.
+    pub async fn request_refresh(&self, name: &str, value: &str) {
+        let patch = json!({"metadata": {"annotations": {"wetix.my/refresh-requested-at": value}}});
+        self.credentials()
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("annotation set");
+    }
+
+    /// How many calls the fake WeTix server answered on `endpoint`.
+    pub fn calls_to(&self, endpoint: fake_wetix::Endpoint) -> usize {
+        self.wetix
+            .calls()
+            .iter()
+            .filter(|c| c.endpoint == endpoint)
+            .count()
+    }
+
     /// Extra flags for the operator process.
     pub fn with_args(mut self, args: &[&str]) -> Self {
         self.extra_args = args.iter().map(|a| a.to_string()).collect();

@@ -28,7 +28,7 @@ CREDENTIAL_RULES = {
 # Leader election, a Role in the operator's own namespace only.
 LEASE_RULES = {
     ("coordination.k8s.io", "leases", None): {"create"},
-    ("coordination.k8s.io", "leases", "wetix-operator"): {"get", "patch", "update"},
+    ("coordination.k8s.io", "leases", "wetix-operator"): {"get", "update"},
 }
 
 CLUSTER_WIDE = ["deploy", "servicemonitor", "kind-e2e", "helm-default", "helm-servicemonitor", "helm-options"]

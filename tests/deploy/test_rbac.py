@@ -13,7 +13,7 @@ from conftest import RELEASE_NAMESPACE
 # (apiGroup, resource, resourceName or None) -> verbs. Granted where credentials live:
 # cluster-wide by a ClusterRole, or per watched namespace by a Role.
 CREDENTIAL_RULES = {
-    ("wetix.my", "wetixcredentials", None): {"get", "list", "watch", "patch"},
+    ("wetix.my", "wetixcredentials", None): {"list", "watch"},
     ("wetix.my", "wetixcredentials/status", None): {"patch"},
     # get: referenced Secrets on demand; list/watch: metadata-only watch; patch: server-side
     # apply of the managed Secret; create: the API server authorizes an apply that finds no

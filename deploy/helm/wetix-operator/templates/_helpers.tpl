@@ -28,7 +28,7 @@ why each verb is there.
 {{- define "wetix-operator.rules" -}}
 - apiGroups: ["wetix.my"]
   resources: ["wetixcredentials"]
-  verbs: ["get", "list", "watch", "patch"]
+  verbs: ["list", "watch"]
 - apiGroups: ["wetix.my"]
   resources: ["wetixcredentials/status"]
   verbs: ["patch"]

@@ -8,3 +8,8 @@ pub fn now_seconds() -> String {
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
 }
+
+/// The current time, for ages shown in tables.
+pub fn now() -> jiff::Timestamp {
+    jiff::Timestamp::now()
+}

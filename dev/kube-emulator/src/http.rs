@@ -8,6 +8,7 @@ use crate::resources::ResourceType;
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::{ApiError, Cause};
 use crate::store::Store;
+use crate::table::{self, Include, TableRequest};
 use crate::watch::{self, WatchRequest};
 use crate::write::{self, Ctx, DeleteOptions};
 use axum::Router;
@@ -111,20 +112,37 @@ enum Form {
     Full,
     Meta,
     MetaList,
+    /// A `meta.k8s.io` Table at the given version (server-side printing).
+    Table(&'static str),
 }
 
+/// The first form in the Accept header that is served; the plain object when none is named.
 fn form(headers: &HeaderMap) -> Form {
     let accept = headers
         .get("accept")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if accept.contains("as=PartialObjectMetadataList") {
-        Form::MetaList
-    } else if accept.contains("as=PartialObjectMetadata") {
-        Form::Meta
-    } else {
-        Form::Full
+    for range in accept.split(',') {
+        let params: HashMap<&str, &str> = range
+            .split(';')
+            .skip(1)
+            .filter_map(|p| p.split_once('='))
+            .map(|(k, v)| (k.trim(), v.trim()))
+            .collect();
+        let group_ok = params.get("g").is_none_or(|g| *g == "meta.k8s.io");
+        match params.get("as").copied() {
+            None => return Form::Full,
+            Some("PartialObjectMetadataList") => return Form::MetaList,
+            Some("PartialObjectMetadata") => return Form::Meta,
+            Some("Table") if group_ok => match params.get("v").copied() {
+                None | Some("v1") => return Form::Table("v1"),
+                Some("v1beta1") => return Form::Table("v1beta1"),
+                Some(_) => {}
+            },
+            Some(_) => {}
+        }
     }
+    Form::Full
 }
 
 /// An object as the client sees it through `rt`: the endpoint's apiVersion, read-time
@@ -253,6 +271,13 @@ async fn route(
         return Err(not_found_path());
     }
     let form = form(headers);
+    let table = match form {
+        Form::Table(version) => Some(TableRequest {
+            version,
+            include: Include::parse(q.get("includeObject").map(String::as_str))?,
+        }),
+        _ => None,
+    };
     let is_watch = matches!(q.get("watch").map(String::as_str), Some("true" | "1"));
 
     let verb = match (method, &target.name) {
@@ -287,10 +312,10 @@ async fn route(
                     "only the PartialObjectMetadata form is served for watches",
                 ));
             }
-            let req = watch_request(rt, target.ns, q, form == Form::Meta)?;
+            let req = watch_request(rt, target.ns, q, form == Form::Meta, table)?;
             Ok(watch::serve(shared.clone(), req))
         }
-        ("get", None) => list(shared, &rt, target.ns.as_deref(), q, form),
+        ("get", None) => list(shared, &rt, target.ns.as_deref(), q, form, table),
         ("get", Some(name)) => {
             if form == Form::MetaList {
                 return Err(ApiError::not_acceptable(
@@ -303,7 +328,11 @@ async fn route(
                 .get(&rt.storage_key(), &(ns, name.to_string()))
                 .cloned()
                 .ok_or_else(|| ApiError::not_found(&rt.plural, &rt.group, name))?;
-            Ok(json_response(200, &present(&rt, obj, form == Form::Meta)))
+            let out = match table {
+                Some(t) => table::single(&rt, t, obj, true),
+                None => present(&rt, obj, form == Form::Meta),
+            };
+            Ok(json_response(200, &out))
         }
         ("deletecollection", None) => delete_collection(shared, &rt, target.ns.as_deref(), q, body),
         (verb, name) => {
@@ -348,10 +377,10 @@ async fn route(
             let (code, obj) = answer?;
             shared.gc.notify_one();
             let is_status = obj.get("kind").and_then(Value::as_str) == Some("Status");
-            let out = if is_status {
-                obj
-            } else {
-                present(&rt, obj, form == Form::Meta)
+            let out = match table {
+                _ if is_status => obj,
+                Some(t) => table::single(&rt, t, obj, true),
+                None => present(&rt, obj, form == Form::Meta),
             };
             Ok(json_response(code, &out))
         }
@@ -424,6 +453,7 @@ fn watch_request(
     ns: Option<String>,
     q: &HashMap<String, String>,
     metadata_only: bool,
+    table: Option<TableRequest>,
 ) -> Result<WatchRequest, ApiError> {
     let (labels, fields) = selectors(&rt, q)?;
     let send_initial_events = q.get("sendInitialEvents").is_some_and(|v| v == "true");
@@ -461,6 +491,8 @@ fn watch_request(
             .and_then(|t| t.parse().ok())
             .map(Duration::from_secs),
         metadata_only,
+        table,
+        headers_sent: Default::default(),
     })
 }
 
@@ -488,6 +520,7 @@ fn list(
     ns: Option<&str>,
     q: &HashMap<String, String>,
     form: Form,
+    table: Option<TableRequest>,
 ) -> Result<Response, ApiError> {
     if form == Form::Meta {
         return Err(ApiError::not_acceptable(
@@ -585,6 +618,9 @@ fn list(
         }
         _ => items,
     };
+    if let Some(t) = table {
+        return Ok(json_response(200, &table::table(rt, t, meta, items, true)));
+    }
     let metadata_only = form == Form::MetaList;
     let items: Vec<Value> = items
         .into_iter()

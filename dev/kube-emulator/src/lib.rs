@@ -12,6 +12,8 @@
 //! - [`apply`]: managedFields and server-side apply; [`patch`]: the other patch types.
 //! - [`schema`]: CRD defaulting, pruning and validation; [`validation`]: built-in rules.
 //! - [`selectors`]: label and field selectors; [`watch`]: watch streams.
+//! - [`table`]: the `Table` form for kubectl (server-side printing); [`jsonpath`]: the
+//!   JSONPath subset its printer columns use.
 //! - [`gc`]: ownerReference garbage collection; [`faults`]: fault injection.
 //! - [`status`]: errors in the `Status` shape; [`clock`]: timestamps.
 
@@ -21,12 +23,14 @@ pub mod discovery;
 pub mod faults;
 pub mod gc;
 pub mod http;
+pub mod jsonpath;
 pub mod patch;
 pub mod resources;
 pub mod schema;
 pub mod selectors;
 pub mod status;
 pub mod store;
+pub mod table;
 pub mod validation;
 pub mod watch;
 pub mod write;

@@ -21,6 +21,8 @@ pub struct ResourceType {
     pub schema: Option<Value>,
     /// Dotted paths usable in field selectors besides `metadata.name`/`metadata.namespace`.
     pub extra_field_selectors: Vec<String>,
+    /// The CRD version's `additionalPrinterColumns`, for the Table form.
+    pub printer_columns: Vec<Value>,
 }
 
 impl ResourceType {
@@ -100,6 +102,7 @@ fn builtin(
         builtin: true,
         schema: None,
         extra_field_selectors: fields.iter().map(|s| s.to_string()).collect(),
+        printer_columns: Vec::new(),
     }
 }
 
@@ -262,6 +265,11 @@ pub fn from_crd(crd: &Value) -> Result<Vec<ResourceType>, String> {
                     .collect()
             })
             .unwrap_or_default();
+        let printer_columns = v
+            .get("additionalPrinterColumns")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         out.push(ResourceType {
             group: group.to_string(),
             version,
@@ -275,6 +283,7 @@ pub fn from_crd(crd: &Value) -> Result<Vec<ResourceType>, String> {
             builtin: false,
             schema,
             extra_field_selectors,
+            printer_columns,
         });
     }
     Ok(out)

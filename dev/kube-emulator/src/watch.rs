@@ -6,11 +6,13 @@ use crate::resources::ResourceType;
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
 use crate::store::{Change, ChangeKind, WatchStart};
+use crate::table::TableRequest;
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
 use serde_json::{Value, json};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -30,6 +32,9 @@ pub struct WatchRequest {
     pub send_initial_events: bool,
     pub timeout: Option<Duration>,
     pub metadata_only: bool,
+    /// Events carry Tables; only the first has column definitions, as from the real server.
+    pub table: Option<TableRequest>,
+    pub headers_sent: AtomicBool,
 }
 
 impl WatchRequest {
@@ -41,7 +46,13 @@ impl WatchRequest {
     }
 
     fn event(&self, kind: &str, obj: &Value) -> Bytes {
-        let object = crate::http::present(&self.rt, obj.clone(), self.metadata_only);
+        let object = match self.table {
+            Some(t) => {
+                let headers = !self.headers_sent.swap(true, Ordering::Relaxed);
+                crate::table::single(&self.rt, t, obj.clone(), headers)
+            }
+            None => crate::http::present(&self.rt, obj.clone(), self.metadata_only),
+        };
         line(json!({"type": kind, "object": object}))
     }
 
@@ -49,6 +60,10 @@ impl WatchRequest {
         let mut meta = json!({"resourceVersion": rv.to_string()});
         if initial_end {
             meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+        }
+        if let Some(t) = self.table {
+            let object = crate::table::bookmark(t, meta);
+            return line(json!({"type": "BOOKMARK", "object": object}));
         }
         let (kind, api_version) = if self.metadata_only {
             (

@@ -30,8 +30,8 @@ pub const SANDBOX_URL: &str = "https://sb-oauth.wetix.my";
     doc = "WeTix OAuth tokens kept fresh in a managed Secret",
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
-    printcolumn = r#"{"name":"Access Expires","type":"date","jsonPath":".status.accessTokenExpiresAt"}"#,
-    printcolumn = r#"{"name":"Next Refresh","type":"date","jsonPath":".status.nextRefreshTime"}"#,
+    printcolumn = r#"{"name":"Access Expires","type":"string","jsonPath":".status.accessTokenExpiresAt"}"#,
+    printcolumn = r#"{"name":"Next Refresh","type":"string","jsonPath":".status.nextRefreshTime"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]

@@ -13,6 +13,8 @@ pub struct RequestRecord {
     pub content_type: Option<String>,
     /// The `fieldManager` query parameter, if sent.
     pub field_manager: Option<String>,
+    /// The `User-Agent` header, if sent (the operator sends `wetix-operator/<version>`).
+    pub user_agent: Option<String>,
     pub status: u16,
 }
 

@@ -81,6 +81,10 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let user_agent = headers
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let params: HashMap<String, String> = form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
@@ -96,6 +100,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         query,
         content_type,
         field_manager: params.get("fieldManager").cloned(),
+        user_agent,
         status: response.status().as_u16(),
     };
     shared

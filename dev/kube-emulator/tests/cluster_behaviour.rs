@@ -154,6 +154,43 @@ async fn request_log_records_method_path_query_content_type_manager_and_status()
 }
 
 #[tokio::test]
+async fn request_log_records_the_user_agent_of_each_client() {
+    bounded(async {
+        let (emu, test_client) = start().await;
+        let mut config = kube::Config::new(emu.url().parse().unwrap());
+        config.default_namespace = "default".into();
+        config.headers.push((
+            http::header::USER_AGENT,
+            http::HeaderValue::from_static("wetix-operator/1.2.3"),
+        ));
+        let operator_client = kube::Client::try_from(config).unwrap();
+        emu.clear_requests();
+        let _ = Api::<Secret>::default_namespaced(operator_client)
+            .get_opt("a")
+            .await
+            .unwrap();
+        let _ = Api::<Secret>::default_namespaced(test_client)
+            .get_opt("a")
+            .await
+            .unwrap();
+        let log = emu.requests();
+        assert_eq!(log.len(), 2);
+        assert_eq!(log[0].user_agent.as_deref(), Some("wetix-operator/1.2.3"));
+        assert_ne!(log[1].user_agent.as_deref(), Some("wetix-operator/1.2.3"));
+        assert!(
+            log.iter()
+                .filter(|r| r
+                    .user_agent
+                    .as_deref()
+                    .is_some_and(|ua| ua.starts_with("wetix-operator/")))
+                .count()
+                == 1
+        );
+    })
+    .await
+}
+
+#[tokio::test]
 async fn recorder_events_are_created_and_repeats_fold_into_a_series() {
     bounded(async {
         let (_emu, client) = start().await;

@@ -185,6 +185,16 @@ pub struct WetixCredentialStatus {
     pub token_fingerprint: Option<String>,
 }
 
+impl WetixCredentialSpec {
+    /// The renewal rule of section 3 of the contract, as the schedule takes it.
+    pub fn renew_policy(&self) -> crate::schedule::RenewPolicy {
+        crate::schedule::RenewPolicy {
+            renew_before: self.renew_before.as_ref().map(GoDuration::as_duration),
+            percentage: self.renew_before_percentage,
+        }
+    }
+}
+
 impl WetixCredential {
     /// The managed Secret's name: `spec.secretName`, else "<metadata.name>-token".
     pub fn secret_name(&self) -> String {

@@ -26,7 +26,7 @@ use crate::{
     oauth::{Grant, OAuthError, TokenIssuer, TokenRequest},
     plan::{self, FailureKind, LastFailure, Observed, Plan, Why},
     rollout,
-    schedule::{Jitter, RenewPolicy},
+    schedule::Jitter,
     status::{self, Outcome, reasons},
 };
 
@@ -256,10 +256,7 @@ impl<'a> Reconcile<'a> {
             _ => None,
         };
 
-        let policy = RenewPolicy {
-            renew_before: spec.renew_before.as_ref().map(|d| d.as_duration()),
-            percentage: spec.renew_before_percentage,
-        };
+        let policy = spec.renew_policy();
         let last_failure = self.last_failure();
         let observed = Observed {
             stored,
@@ -460,11 +457,7 @@ impl<'a> Reconcile<'a> {
     }
 
     fn next_refresh_after_renewal(&self, tokens: &StoredTokens) -> Timestamp {
-        let spec = &self.credential.spec;
-        let policy = RenewPolicy {
-            renew_before: spec.renew_before.as_ref().map(|d| d.as_duration()),
-            percentage: spec.renew_before_percentage,
-        };
+        let policy = self.credential.spec.renew_policy();
         let jitter = Jitter::from_uid(&self.uid);
         crate::schedule::renew_at(tokens.pair.access, &policy, jitter).min(
             crate::schedule::renew_at(tokens.pair.refresh, &policy, jitter),

@@ -152,7 +152,8 @@ fn form(headers: &HeaderMap) -> Form {
 
 /// An object as the client sees it through `rt`: the endpoint's apiVersion, read-time
 /// schema defaults (D1) and, for metadata-only requests, PartialObjectMetadata (P2).
-pub fn present(rt: &ResourceType, mut obj: Value, metadata_only: bool) -> Value {
+pub fn present(rt: &ResourceType, obj: Value, metadata_only: bool) -> Value {
+    let mut obj = rt.from_storage(obj);
     obj["apiVersion"] = json!(rt.api_version());
     if let Some(s) = &rt.schema {
         crate::schema::apply_defaults(&mut obj, s);
@@ -605,6 +606,7 @@ fn list(
     let items: Vec<Value> = store
         .list(&rt.storage_key(), ns)
         .into_iter()
+        .map(|o| rt.from_storage(o))
         .filter(|o| labels.matches(o) && fields.matches(o))
         .filter(|o| after.as_ref().is_none_or(|a| crate::store::obj_key(o) > *a))
         .collect();
@@ -652,6 +654,7 @@ fn delete_collection(
     let victims: Vec<Value> = store
         .list(&rt.storage_key(), ns)
         .into_iter()
+        .map(|o| rt.from_storage(o))
         .filter(|o| labels.matches(o) && fields.matches(o))
         .collect();
     let mut items = Vec::new();

@@ -6,7 +6,8 @@
 //! Module map, following a request:
 //! - [`http`]: routing of API paths, the request log and fault checks.
 //! - [`discovery`]: `/version`, `/api`, `/apis` and resource lists.
-//! - [`resources`]: the kinds served, built-in and from CRDs.
+//! - [`resources`]: the kinds served, built-in and from CRDs; [`events`]: the two shapes of
+//!   Events (core v1 and events.k8s.io/v1) over one stored resource.
 //! - [`store`]: objects, the resourceVersion counter, change history and watch channels.
 //! - [`write`]: create, replace, patch, apply and delete with server-maintained metadata.
 //! - [`apply`]: managedFields and server-side apply; [`patch`]: the other patch types.
@@ -20,6 +21,7 @@
 pub mod apply;
 pub mod clock;
 pub mod discovery;
+pub mod events;
 pub mod faults;
 pub mod gc;
 pub mod http;

@@ -35,8 +35,34 @@ impl ResourceType {
     }
 
     /// Objects are stored per group and plural, whatever version they were written through.
+    /// `events.k8s.io` Events share the core Events' storage (see [`crate::events`]).
     pub fn storage_key(&self) -> (String, String) {
+        if self.is_events_k8s_io() {
+            return (String::new(), "events".into());
+        }
         (self.group.clone(), self.plural.clone())
+    }
+
+    fn is_events_k8s_io(&self) -> bool {
+        self.group == "events.k8s.io" && self.plural == "events"
+    }
+
+    /// A stored object in the shape this endpoint serves.
+    pub fn from_storage(&self, obj: Value) -> Value {
+        if self.is_events_k8s_io() {
+            crate::events::to_events(obj)
+        } else {
+            obj
+        }
+    }
+
+    /// An object written through this endpoint in the shape it is stored in.
+    pub fn to_storage(&self, obj: Value) -> Value {
+        if self.is_events_k8s_io() {
+            crate::events::to_core(obj)
+        } else {
+            obj
+        }
     }
 
     pub fn field_selectors(&self) -> Vec<String> {

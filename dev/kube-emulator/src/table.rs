@@ -4,8 +4,8 @@
 //! Custom resources get Name plus their CRD version's `additionalPrinterColumns`, or Name and
 //! Age when the CRD lists none, with cells computed as the real server computes them: missing
 //! values are null, `string` columns print the value, `date` columns become ages such as `5m`
-//! (a future time is `<invalid>`). Secrets, Namespaces and Leases get the real server's
-//! columns; the other built-in kinds get Name and Age.
+//! (a future time is `<invalid>`). Secrets, Namespaces, Events and Leases get the real
+//! server's columns; the other built-in kinds get Name and Age.
 
 use crate::jsonpath::JsonPath;
 use crate::resources::ResourceType;
@@ -59,6 +59,8 @@ enum Cell {
     Path(Option<JsonPath>, String),
     /// The number of keys in a Secret's `data`.
     DataCount,
+    /// One of the real server's Event columns, by position in [`event_cells`].
+    Event(usize),
 }
 
 struct Column {
@@ -139,6 +141,7 @@ fn columns(rt: &ResourceType) -> Vec<Column> {
             "string",
             "The status of the namespace",
         )),
+        ("" | "events.k8s.io", "events") => return event_columns(),
         ("coordination.k8s.io", "leases") => out.push(path_column(
             "Holder",
             ".spec.holderIdentity",
@@ -149,6 +152,78 @@ fn columns(rt: &ResourceType) -> Vec<Column> {
     }
     out.push(age_column());
     out
+}
+
+/// The real server's Event columns, for both Event APIs; kubectl shows the priority-0 ones.
+fn event_columns() -> Vec<Column> {
+    [
+        ("Last Seen", "", 0, "The time at which the most recent occurrence of this event was recorded."),
+        ("Type", "", 0, "Type of this event (Normal, Warning), new types could be added in the future"),
+        ("Reason", "", 0, "This should be a short, machine understandable string that gives the reason for the transition into the object's current status."),
+        ("Object", "", 0, "The object that this event is about."),
+        ("Subobject", "", 1, "The field path of the object this event is about, if any."),
+        ("Source", "", 1, "The component reporting this event."),
+        ("Message", "", 0, "A human-readable description of the status of this operation."),
+        ("First Seen", "", 1, "The time at which the event was first recorded."),
+        ("Count", "", 1, "The number of times this event has occurred."),
+        ("Name", "name", 1, NAME_DESCRIPTION),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, (name, format, priority, description))| Column {
+        definition: definition(name, "string", format, description, priority),
+        cell: Cell::Event(i),
+    })
+    .collect()
+}
+
+/// The cells the real server prints for an Event (in the core v1 shape): a `series` gives
+/// the count and last-seen time, an Event without timestamps shows its `eventTime`.
+fn event_cells(ev: &Value, now: Timestamp) -> [Value; 10] {
+    let s = |p: &str| ev.pointer(p).and_then(Value::as_str).unwrap_or("");
+    let first = if s("/firstTimestamp").is_empty() {
+        age(s("/eventTime"), now)
+    } else {
+        age(s("/firstTimestamp"), now)
+    };
+    let mut last = if s("/lastTimestamp").is_empty() {
+        first.clone()
+    } else {
+        age(s("/lastTimestamp"), now)
+    };
+    let mut count = ev.get("count").and_then(Value::as_i64).unwrap_or(0);
+    if let Some(series) = ev.get("series").filter(|v| v.is_object()) {
+        last = age(s("/series/lastObservedTime"), now);
+        count = series.get("count").and_then(Value::as_i64).unwrap_or(0);
+    } else if count == 0 {
+        count = 1;
+    }
+    let kind = s("/involvedObject/kind").to_lowercase();
+    let object = match s("/involvedObject/name") {
+        "" => kind,
+        name => format!("{kind}/{name}"),
+    };
+    let or = |a: &'static str, b: &'static str| {
+        let a = s(a);
+        if a.is_empty() { s(b) } else { a }
+    };
+    let component = or("/source/component", "/reportingComponent");
+    let source = match or("/source/host", "/reportingInstance") {
+        "" => component.to_string(),
+        instance => format!("{component}, {instance}"),
+    };
+    [
+        json!(last),
+        json!(s("/type")),
+        json!(s("/reason")),
+        json!(object),
+        json!(s("/involvedObject/fieldPath")),
+        json!(source),
+        json!(s("/message").trim()),
+        json!(first),
+        json!(count),
+        json!(s("/metadata/name")),
+    ]
 }
 
 /// The column definitions of `rt`'s tables.
@@ -241,6 +316,7 @@ fn cell(cell: &Cell, obj: &Value, now: Timestamp) -> Value {
                 .and_then(Value::as_object)
                 .map_or(0, |m| m.len())
         ),
+        Cell::Event(i) => event_cells(&crate::events::to_core(obj.clone()), now)[*i].clone(),
         Cell::Path(None, _) => Value::Null,
         Cell::Path(Some(path), ty) => match path.find(obj).first() {
             None => Value::Null,
@@ -347,6 +423,30 @@ pub fn human_duration(seconds: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_cells_prefer_the_series_and_fall_back_to_event_time() {
+        let now: Timestamp = "2026-01-01T01:00:00Z".parse().unwrap();
+        let ev = json!({"metadata": {"name": "a.1"}, "type": "Normal", "reason": "R",
+            "message": " m ", "eventTime": "2026-01-01T00:00:00.000000Z",
+            "series": {"count": 3, "lastObservedTime": "2026-01-01T00:55:00.000000Z"},
+            "involvedObject": {"kind": "WetixCredential", "name": "shop"},
+            "reportingComponent": "wetix", "reportingInstance": "pod-1"});
+        let cells = event_cells(&ev, now);
+        assert_eq!(cells[0], "5m");
+        assert_eq!(cells[3], "wetixcredential/shop");
+        assert_eq!(cells[5], "wetix, pod-1");
+        assert_eq!(cells[6], "m");
+        assert_eq!(cells[7], "60m");
+        assert_eq!(cells[8], 3);
+        let legacy = json!({"involvedObject": {"kind": "Pod"}, "source": {"component": "k"},
+            "firstTimestamp": "2026-01-01T00:30:00Z"});
+        let cells = event_cells(&legacy, now);
+        assert_eq!(
+            (&cells[0], &cells[3], &cells[5], &cells[8]),
+            (&json!("30m"), &json!("pod"), &json!("k"), &json!(1))
+        );
+    }
 
     #[test]
     fn durations_read_like_kubectl() {

@@ -39,6 +39,7 @@ pub struct WatchRequest {
 
 impl WatchRequest {
     fn matches(&self, obj: &Value) -> bool {
+        let obj = &self.rt.from_storage(obj.clone());
         let ns_ok = self.ns.as_deref().is_none_or(|ns| {
             obj.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns)
         });

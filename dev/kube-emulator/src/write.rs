@@ -262,7 +262,7 @@ fn finish(
 
     let key = rt.storage_key();
     let Some(old) = old else {
-        let stored = store.commit(&key, new, None);
+        let stored = store.commit(&key, rt.to_storage(new), None);
         after_commit(store, rt, &stored);
         return Ok((201, stored));
     };
@@ -278,7 +278,7 @@ fn finish(
         after_delete(store, rt, &new);
         return Ok((200, new));
     }
-    let stored = store.commit(&key, new, Some(old.clone()));
+    let stored = store.commit(&key, rt.to_storage(new), Some(rt.to_storage(old.clone())));
     after_commit(store, rt, &stored);
     Ok((200, stored))
 }
@@ -414,6 +414,7 @@ fn load(store: &Store, ctx: &Ctx, name: &str) -> Result<Value, ApiError> {
             &(ctx.ns.to_string(), name.to_string()),
         )
         .cloned()
+        .map(|o| ctx.rt.from_storage(o))
         .ok_or_else(|| ApiError::not_found(&ctx.rt.plural, &ctx.rt.group, name))
 }
 
@@ -557,7 +558,8 @@ fn apply_patch(store: &mut Store, ctx: &Ctx, name: &str, body: &[u8], force: boo
             &ctx.rt.storage_key(),
             &(ctx.ns.to_string(), name.to_string()),
         )
-        .cloned();
+        .cloned()
+        .map(|o| ctx.rt.from_storage(o));
     match &old {
         None => refuse_create_rv(&cfg)?,
         Some(old) => {
@@ -698,5 +700,8 @@ pub fn delete(store: &mut Store, ctx: &Ctx, name: &str, opts: &DeleteOptions) ->
     if let Some(g) = meta.get("generation").and_then(Value::as_i64) {
         meta.insert("generation".into(), json!(g + 1));
     }
-    Ok((200, store.commit(&key, new, Some(old))))
+    Ok((
+        200,
+        store.commit(&key, rt.to_storage(new), Some(rt.to_storage(old))),
+    ))
 }

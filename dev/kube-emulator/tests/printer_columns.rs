@@ -530,9 +530,9 @@ async fn kubectl_get_wxc_shows_the_project_columns() {
                     "type": "Ready", "status": "True", "reason": "TokenRefreshed", "message": "",
                     "lastTransitionTime": time_from_now(-600),
                 }],
-                // Past times read as ages; the real server shows a future date as <invalid>.
-                "accessTokenExpiresAt": time_from_now(-5 * 3600),
-                "nextRefreshTime": time_from_now(3600),
+                // The project declares both as strings: shown as written, future or past.
+                "accessTokenExpiresAt": "2030-01-24T10:00:00Z",
+                "nextRefreshTime": "2030-01-04T08:31:12Z",
             }})),
         )
         .await
@@ -545,8 +545,17 @@ async fn kubectl_get_wxc_shows_the_project_columns() {
             assert!(lines[0].contains(header), "{header} missing from:\n{out}");
         }
         let cells = words(lines[1]);
-        assert_eq!(cells[0][..4], ["shop", "True", "TokenRefreshed", "5h"], "{out}");
-        assert_eq!(cells[0][4], "<invalid>", "{out}");
+        assert_eq!(
+            cells[0][..5],
+            [
+                "shop",
+                "True",
+                "TokenRefreshed",
+                "2030-01-24T10:00:00Z",
+                "2030-01-04T08:31:12Z"
+            ],
+            "{out}"
+        );
         assert!(cells[0][5].ends_with('s'), "{out}");
     })
     .await

@@ -86,14 +86,24 @@ pub async fn run(
                     }
                     _ => {}
                 })
-                .touched_objects();
+                .touched_objects()
+                .predicate_filter(worth_a_reconcile, Default::default());
             let store = reader.clone();
             let secrets = scoped::<PartialObjectMeta<Secret>>(&ctx.client, namespace.as_deref());
+            let own = ctx.clone();
             Controller::for_stream(credentials, reader)
                 .watches(
                     secrets,
                     watcher::Config::default().any_semantic(),
                     move |secret| {
+                        let echo = own.is_own_write(
+                            secret.metadata.namespace.as_deref().unwrap_or_default(),
+                            secret.metadata.name.as_deref().unwrap_or_default(),
+                            secret.metadata.resource_version.as_deref(),
+                        );
+                        if echo {
+                            return vec![];
+                        }
                         triggers::credentials_for_secret(
                             store.state().iter().map(|c| c.as_ref()),
                             &secret,
@@ -113,6 +123,20 @@ pub async fn run(
     });
     futures::future::join_all(runs).await;
     info!("controller stopped");
+}
+
+/// What of a credential asks for a reconcile when it changes: its spec (generation) and the
+/// refresh annotation. Status changes, mostly our own writes, do not; the requeue that each
+/// reconcile sets covers time.
+fn worth_a_reconcile(credential: &WetixCredential) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    credential.metadata.generation.hash(&mut hasher);
+    credential
+        .annotations()
+        .get(crate::reconcile::REFRESH_REQUESTED_AT)
+        .hash(&mut hasher);
+    Some(hasher.finish())
 }
 
 fn scoped<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>

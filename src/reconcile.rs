@@ -50,6 +50,9 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// What the operator remembers between reconciles of one credential, by UID.
     memory: Mutex<HashMap<String, Memory>>,
+    /// The resourceVersion each managed Secret got from our last write, by namespace/name:
+    /// the watch event of our own write needs no reconcile.
+    own_writes: Mutex<HashMap<(String, String), String>>,
 }
 
 /// Facts not kept in the cluster: tokens obtained but not yet written, and details of the last
@@ -84,7 +87,32 @@ impl Context {
             recorder,
             metrics,
             memory: Mutex::default(),
+            own_writes: Mutex::default(),
         }
+    }
+
+    /// Whether a Secret at this resourceVersion is exactly what our last write left.
+    pub fn is_own_write(
+        &self,
+        namespace: &str,
+        name: &str,
+        resource_version: Option<&str>,
+    ) -> bool {
+        let own = self.own_writes.lock().unwrap_or_else(|e| e.into_inner());
+        resource_version.is_some()
+            && own
+                .get(&(namespace.to_owned(), name.to_owned()))
+                .map(String::as_str)
+                == resource_version
+    }
+
+    fn record_own_write(&self, namespace: &str, name: &str, resource_version: Option<String>) {
+        let mut own = self.own_writes.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (namespace.to_owned(), name.to_owned());
+        match resource_version {
+            Some(rv) => own.insert(key, rv),
+            None => own.remove(&key),
+        };
     }
 
     fn remember<T>(&self, uid: &str, f: impl FnOnce(&mut Memory) -> T) -> T {
@@ -488,7 +516,14 @@ impl<'a> Reconcile<'a> {
                 .patch(&self.secret_name, &params, &Patch::Apply(&desired))
                 .await
             {
-                Ok(_) => return Ok(()),
+                Ok(written) => {
+                    self.ctx.record_own_write(
+                        self.secrets.namespace().unwrap_or_default(),
+                        &self.secret_name,
+                        written.metadata.resource_version,
+                    );
+                    return Ok(());
+                }
                 Err(source) if attempt >= SECRET_WRITE_ATTEMPTS => {
                     return Err(Error::WriteSecret {
                         name: self.secret_name.clone(),

@@ -198,6 +198,24 @@ impl Stack {
         }
     }
 
+    /// The operator process's resident memory now and at its peak, from /proc.
+    pub fn operator_memory(&self) -> String {
+        let pid = self
+            .operator
+            .as_ref()
+            .and_then(|o| o.child.id())
+            .expect("operator running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .map(|l| l[name.len()..].trim().to_owned())
+                .unwrap_or_else(|| "?".into())
+        };
+        format!("RSS {} (peak {})", field("VmRSS:"), field("VmHWM:"))
+    }
+
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap().clone()
     }

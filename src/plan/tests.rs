@@ -23,6 +23,17 @@ fn observed<'a>(stored: Option<&'a StoredTokens>, policy: &'a RenewPolicy) -> Ob
     }
 }
 
+/// A failure at 2026-11-25T10:00:00Z without Retry-After, of unknown credentials.
+fn failed(attempts: u32, kind: FailureKind) -> LastFailure {
+    LastFailure {
+        attempts,
+        at: at("2026-11-25T10:00:00Z"),
+        kind,
+        retry_after: None,
+        issued_for: None,
+    }
+}
+
 fn is_refresh(plan: &Plan, why: Why) -> bool {
     matches!(plan, Plan::Request { grant: Grant::Refresh { .. }, why: w } if *w == why)
 }
@@ -137,13 +148,7 @@ fn changed_credentials_get_a_fresh_pair_at_once() {
 fn a_manual_request_refreshes_now_even_while_backing_off() {
     let policy = RenewPolicy::default();
     let s = stored();
-    let failure = LastFailure {
-        attempts: 3,
-        at: at("2026-11-25T10:00:00Z"),
-        kind: FailureKind::Transient,
-        retry_after: None,
-        issued_for: None,
-    };
+    let failure = failed(3, FailureKind::Transient);
     let mut o = observed(Some(&s), &policy);
     o.refresh_requested = true;
     o.last_failure = Some(&failure);
@@ -158,13 +163,7 @@ fn after_a_transient_failure_it_waits_with_growing_backoff() {
     let policy = RenewPolicy::default();
     let mut waits = vec![];
     for attempts in 1..=8 {
-        let failure = LastFailure {
-            attempts,
-            at: at("2026-11-25T10:00:00Z"),
-            kind: FailureKind::Transient,
-            retry_after: None,
-            issued_for: None,
-        };
+        let failure = failed(attempts, FailureKind::Transient);
         let mut o = observed(None, &policy);
         o.last_failure = Some(&failure);
         match plan(&o, at("2026-11-25T10:00:00Z")) {
@@ -180,13 +179,7 @@ fn after_a_transient_failure_it_waits_with_growing_backoff() {
 #[test]
 fn a_backoff_that_has_passed_lets_the_request_go_out() {
     let policy = RenewPolicy::default();
-    let failure = LastFailure {
-        attempts: 1,
-        at: at("2026-11-25T10:00:00Z"),
-        kind: FailureKind::Transient,
-        retry_after: None,
-        issued_for: None,
-    };
+    let failure = failed(1, FailureKind::Transient);
     let mut o = observed(None, &policy);
     o.last_failure = Some(&failure);
     assert!(is_client_credentials(
@@ -199,11 +192,8 @@ fn a_backoff_that_has_passed_lets_the_request_go_out() {
 fn retry_after_is_honoured() {
     let policy = RenewPolicy::default();
     let failure = LastFailure {
-        attempts: 1,
-        at: at("2026-11-25T10:00:00Z"),
-        kind: FailureKind::Transient,
         retry_after: Some(Duration::from_secs(120)),
-        issued_for: None,
+        ..failed(1, FailureKind::Transient)
     };
     let mut o = observed(None, &policy);
     o.last_failure = Some(&failure);
@@ -219,11 +209,8 @@ fn retry_after_is_honoured() {
 fn rejected_credentials_wait_five_minutes_unless_the_client_secret_changes() {
     let policy = RenewPolicy::default();
     let failure = LastFailure {
-        attempts: 1,
-        at: at("2026-11-25T10:00:00Z"),
-        kind: FailureKind::Rejected,
-        retry_after: None,
         issued_for: Some(FOR.into()),
+        ..failed(1, FailureKind::Rejected)
     };
     let mut o = observed(None, &policy);
     o.last_failure = Some(&failure);

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import REPO
 
-GUIDES = ["docs/install.md", "docs/gitops.md"]
+GUIDES = ["README.md", "docs/gitops.md"]
 CONTRACT_KEYS = ["access_token", "refresh_token", "token_type", "authorization", "expires_at", "refresh_token_expires_at"]
 
 
@@ -29,7 +29,7 @@ def test_guide_names_every_key_of_the_managed_secret(guide):
 
 
 def test_install_guide_follows_the_e2e_script_steps():
-    guide = (REPO / "docs" / "install.md").read_text()
+    guide = (REPO / "README.md").read_text()
     script = (REPO / "hack" / "kind-e2e.sh").read_text()
     for step in ("--for=condition=Established crd/wetixcredentials.wetix.my",
                  "rollout status deployment/wetix-operator",

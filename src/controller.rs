@@ -1,9 +1,10 @@
 //! Wiring: which objects are watched, and how their changes reach `reconcile`.
 //!
 //! - WetixCredentials: the controller's own watch, cached (managed fields dropped).
-//! - Secrets: one metadata-only watch, uncached; each change is mapped to the credentials it
-//!   concerns (`triggers`). Secret data is never cached: reconcile reads the few Secrets it
-//!   needs by name.
+//! - Secrets: one metadata-only watch whose store keeps only names, labels and versions
+//!   (`secret_cache`); each change is mapped to the credentials it concerns (`triggers`), except
+//!   the echo of our own write. Secret data is never watched: reconcile reads the few Secrets it
+//!   needs by name, and reads them again only when their version moved.
 //!
 //! One controller runs per watched namespace (or one for all namespaces), so a namespaced
 //! install needs no cluster-wide permission.
@@ -74,9 +75,7 @@ pub async fn run(
                 .inspect(move |event| match event {
                     Ok(watcher::Event::Delete(gone)) => {
                         metrics.forget(&gone.namespace().unwrap_or_default(), &gone.name_any());
-                        if let Some(uid) = gone.uid() {
-                            forget_ctx.forget(&uid);
-                        }
+                        forget_ctx.forget(gone);
                     }
                     Ok(watcher::Event::InitDone) if !synced => {
                         synced = true;
@@ -90,26 +89,29 @@ pub async fn run(
                 .predicate_filter(worth_a_reconcile, Default::default());
             let store = reader.clone();
             let secrets = scoped::<PartialObjectMeta<Secret>>(&ctx.client, namespace.as_deref());
+            let (versions, versions_writer) = reflector::store();
+            ctx.secret_cache.watch_versions(versions);
+            let secret_changes = watcher(secrets, watcher::Config::default().any_semantic())
+                .default_backoff()
+                .modify(keep_identity_only)
+                .reflect(versions_writer)
+                .touched_objects();
             let own = ctx.clone();
             Controller::for_stream(credentials, reader)
-                .watches(
-                    secrets,
-                    watcher::Config::default().any_semantic(),
-                    move |secret| {
-                        let echo = own.is_own_write(
-                            secret.metadata.namespace.as_deref().unwrap_or_default(),
-                            secret.metadata.name.as_deref().unwrap_or_default(),
-                            secret.metadata.resource_version.as_deref(),
-                        );
-                        if echo {
-                            return vec![];
-                        }
-                        triggers::credentials_for_secret(
-                            store.state().iter().map(|c| c.as_ref()),
-                            &secret,
-                        )
-                    },
-                )
+                .watches_stream(secret_changes, move |secret| {
+                    let echo = own.secret_cache.is_own_write(
+                        secret.metadata.namespace.as_deref().unwrap_or_default(),
+                        secret.metadata.name.as_deref().unwrap_or_default(),
+                        secret.metadata.resource_version.as_deref(),
+                    );
+                    if echo {
+                        return vec![];
+                    }
+                    triggers::credentials_for_secret(
+                        store.state().iter().map(|c| c.as_ref()),
+                        &secret,
+                    )
+                })
                 .with_config(controller::Config::default().concurrency(RECONCILE_CONCURRENCY))
                 .graceful_shutdown_on(shutdown)
                 .run(reconcile_measured, error_policy, ctx)
@@ -123,6 +125,16 @@ pub async fn run(
     });
     futures::future::join_all(runs).await;
     info!("controller stopped");
+}
+
+/// What the Secret watch keeps of each Secret: name, namespace, labels and resourceVersion.
+/// Annotations go too: `kubectl apply` copies a Secret's data into one.
+fn keep_identity_only(secret: &mut PartialObjectMeta<Secret>) {
+    let metadata = &mut secret.metadata;
+    metadata.annotations = None;
+    metadata.managed_fields = None;
+    metadata.owner_references = None;
+    metadata.finalizers = None;
 }
 
 /// What of a credential asks for a reconcile when it changes: its spec (generation) and the

@@ -6,6 +6,7 @@
 //! - [`duration`]: the Go-style duration of `spec.renewBefore`.
 //! - [`sensitive`]: the wrapper that keeps tokens and client secrets out of every log.
 //! - [`endpoint`]: which WeTix server a credential may call.
+//! - [`secret_cache`]: Secrets known without asking again (versions from a metadata watch).
 //! - [`client_secret`]: the client id and secret read from the referenced Secret.
 //! - [`tokens`]: the token pair and its lifetimes, as plain data.
 //! - [`oauth`]: the call to WeTix, and what its answer (or failure) means.
@@ -41,6 +42,7 @@ pub mod reconcile;
 pub mod rollout;
 pub mod run;
 pub mod schedule;
+pub mod secret_cache;
 pub mod sensitive;
 pub mod status;
 pub mod tokens;

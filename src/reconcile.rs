@@ -27,6 +27,7 @@ use crate::{
     plan::{self, FailureKind, LastFailure, Observed, Plan, Why},
     rollout,
     schedule::Jitter,
+    secret_cache::{self, SecretCache, Written},
     status::{self, Outcome, reasons},
 };
 
@@ -50,9 +51,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// What the operator remembers between reconciles of one credential, by UID.
     memory: Mutex<HashMap<String, Memory>>,
-    /// The resourceVersion each managed Secret got from our last write, by namespace/name:
-    /// the watch event of our own write needs no reconcile.
-    own_writes: Mutex<HashMap<(String, String), String>>,
+    /// Secrets known without asking again: see [`SecretCache`].
+    pub secret_cache: SecretCache,
 }
 
 /// Facts not kept in the cluster: tokens obtained but not yet written, and details of the last
@@ -87,32 +87,8 @@ impl Context {
             recorder,
             metrics,
             memory: Mutex::default(),
-            own_writes: Mutex::default(),
+            secret_cache: SecretCache::default(),
         }
-    }
-
-    /// Whether a Secret at this resourceVersion is exactly what our last write left.
-    pub fn is_own_write(
-        &self,
-        namespace: &str,
-        name: &str,
-        resource_version: Option<&str>,
-    ) -> bool {
-        let own = self.own_writes.lock().unwrap_or_else(|e| e.into_inner());
-        resource_version.is_some()
-            && own
-                .get(&(namespace.to_owned(), name.to_owned()))
-                .map(String::as_str)
-                == resource_version
-    }
-
-    fn record_own_write(&self, namespace: &str, name: &str, resource_version: Option<String>) {
-        let mut own = self.own_writes.lock().unwrap_or_else(|e| e.into_inner());
-        let key = (namespace.to_owned(), name.to_owned());
-        match resource_version {
-            Some(rv) => own.insert(key, rv),
-            None => own.remove(&key),
-        };
     }
 
     fn remember<T>(&self, uid: &str, f: impl FnOnce(&mut Memory) -> T) -> T {
@@ -120,10 +96,47 @@ impl Context {
         f(memory.entry(uid.to_owned()).or_default())
     }
 
-    /// Forget a credential that no longer exists.
-    pub fn forget(&self, uid: &str) {
+    /// Forget a credential that no longer exists, and what is kept of its managed Secret.
+    pub fn forget(&self, credential: &WetixCredential) {
+        if let Some(namespace) = credential.namespace() {
+            self.secret_cache
+                .forget_written(&namespace, &credential.secret_name());
+        }
+        let Some(uid) = credential.uid() else {
+            return;
+        };
         let mut memory = self.memory.lock().unwrap_or_else(|e| e.into_inner());
-        memory.remove(uid);
+        memory.remove(&uid);
+    }
+}
+
+/// The managed Secret as this reconcile sees it.
+enum Seen {
+    /// Read from the API server (absent: `None`).
+    Read(Option<Box<Secret>>),
+    /// Unchanged since our own last write.
+    Written(Written),
+}
+
+impl Seen {
+    fn existing(&self, credential: &WetixCredential) -> Existing {
+        match self {
+            Self::Read(secret) => managed_secret::inspect(secret.as_deref(), credential),
+            Self::Written(written) => Existing::Valid(written.tokens.clone()),
+        }
+    }
+
+    fn exists(&self) -> bool {
+        !matches!(self, Self::Read(None))
+    }
+
+    /// Whether `desired` differs from it in anything the operator owns.
+    fn needs_update(&self, desired: &Secret) -> bool {
+        match self {
+            Self::Read(Some(existing)) => managed_secret::needs_update(existing, desired),
+            Self::Read(None) => true,
+            Self::Written(written) => written.body != secret_cache::body_hash(desired),
+        }
     }
 }
 
@@ -227,8 +240,8 @@ impl<'a> Reconcile<'a> {
     async fn run(self) -> Result<Action, Error> {
         let spec = &self.credential.spec;
 
-        let existing_secret = self.read_secret(&self.secret_name).await?;
-        let existing = managed_secret::inspect(existing_secret.as_ref(), self.credential);
+        let seen = self.see_managed_secret().await?;
+        let existing = seen.existing(self.credential);
         let stored = match &existing {
             Existing::Valid(tokens) => Some(tokens),
             _ => None,
@@ -244,9 +257,7 @@ impl<'a> Reconcile<'a> {
         }
 
         if let Some(pending) = self.ctx.remember(&self.uid, |m| m.pending.take()) {
-            return self
-                .store(pending, reasons::TOKEN_REFRESHED, existing_secret.as_ref())
-                .await;
+            return self.store(pending, reasons::TOKEN_REFRESHED, &seen).await;
         }
 
         if spec.suspend {
@@ -264,19 +275,18 @@ impl<'a> Reconcile<'a> {
             Err(e) => return self.bad_input(e.reason(), &e.to_string(), stored).await,
         };
         let client_secret = self.read_secret(&spec.client_secret_ref.name).await?;
-        let credentials = match client_secret::client_credentials(
-            client_secret.as_ref(),
-            &spec.client_secret_ref,
-        ) {
-            Ok(credentials) => credentials,
-            Err(e) => return self.bad_input(e.reason(), &e.to_string(), stored).await,
-        };
+        let client_secret = client_secret.as_deref();
+        let credentials =
+            match client_secret::client_credentials(client_secret, &spec.client_secret_ref) {
+                Ok(credentials) => credentials,
+                Err(e) => return self.bad_input(e.reason(), &e.to_string(), stored).await,
+            };
         let issued_for = managed_secret::issued_for(&endpoint, &credentials);
 
         let bootstrap = match (&spec.refresh_token_secret_ref, stored) {
             (Some(reference), None) => {
                 let secret = self.read_secret(&reference.name).await?;
-                match client_secret::bootstrap_refresh_token(secret.as_ref(), reference) {
+                match client_secret::bootstrap_refresh_token(secret.as_deref(), reference) {
                     Ok(token) => Some(token),
                     Err(e) => return self.bad_input(e.reason(), &e.to_string(), stored).await,
                 }
@@ -299,8 +309,7 @@ impl<'a> Reconcile<'a> {
         match plan::plan(&observed, self.now) {
             Plan::Keep { next_refresh } => {
                 let tokens = stored.expect("Keep is planned only with stored tokens");
-                self.restore_if_edited(tokens, existing_secret.as_ref())
-                    .await?;
+                self.restore_if_edited(tokens, &seen).await?;
                 self.finish(Report {
                     outcome: Outcome::Kept { tokens },
                     next_refresh: Some(next_refresh),
@@ -322,8 +331,7 @@ impl<'a> Reconcile<'a> {
                     credentials,
                     grant,
                 };
-                self.request(request, why, issued_for, stored, existing_secret.as_ref())
-                    .await
+                self.request(request, why, issued_for, stored, &seen).await
             }
         }
     }
@@ -335,7 +343,7 @@ impl<'a> Reconcile<'a> {
         why: Why,
         issued_for: String,
         stored: Option<&StoredTokens>,
-        existing_secret: Option<&Secret>,
+        seen: &Seen,
     ) -> Result<Action, Error> {
         let mut result = self.call(&request, why).await;
         if let Err(OAuthError::RefreshTokenRejected { .. }) = result {
@@ -352,7 +360,7 @@ impl<'a> Reconcile<'a> {
                     m.retry_after = None;
                     m.failed_issued_for = None;
                 });
-                self.store(tokens, reason, existing_secret).await
+                self.store(tokens, reason, seen).await
             }
             Err(error) => {
                 warn!(reason = error.reason(), error = %error_chain(&error), "token request failed");
@@ -411,14 +419,14 @@ impl<'a> Reconcile<'a> {
         &self,
         tokens: StoredTokens,
         reason: &'static str,
-        existing_secret: Option<&Secret>,
+        seen: &Seen,
     ) -> Result<Action, Error> {
         if let Err(error) = self.write_secret(&tokens).await {
             self.ctx
                 .remember(&self.uid, |m| m.pending = Some(tokens.clone()));
             return Err(error);
         }
-        let replaced = existing_secret.is_some();
+        let replaced = seen.exists();
         let verb = if reason == reasons::TOKEN_ISSUED {
             "issued"
         } else {
@@ -492,18 +500,32 @@ impl<'a> Reconcile<'a> {
         )
     }
 
-    /// Re-applies the Secret when someone edited a field the operator owns.
-    async fn restore_if_edited(
-        &self,
-        tokens: &StoredTokens,
-        existing: Option<&Secret>,
-    ) -> Result<(), Error> {
+    /// Re-applies the Secret when someone edited a field the operator owns, or the credential
+    /// now wants other labels, annotations or ownership.
+    async fn restore_if_edited(&self, tokens: &StoredTokens, seen: &Seen) -> Result<(), Error> {
         let desired = managed_secret::desired(self.credential, tokens);
-        if existing.is_some_and(|e| !managed_secret::needs_update(e, &desired)) {
+        if !seen.needs_update(&desired) {
             return Ok(());
         }
         info!(secret = %self.secret_name, "restoring the managed Secret");
         self.write_secret(tokens).await
+    }
+
+    /// The managed Secret: as we wrote it when nobody changed it since, else read.
+    async fn see_managed_secret(&self) -> Result<Seen, Error> {
+        let namespace = self.secrets.namespace().unwrap_or_default();
+        if let Some(written) = self.ctx.secret_cache.written(namespace, &self.secret_name) {
+            return Ok(Seen::Written(written));
+        }
+        let secret = self
+            .secrets
+            .get_opt(&self.secret_name)
+            .await
+            .map_err(|source| Error::ReadSecret {
+                name: self.secret_name.clone(),
+                source,
+            })?;
+        Ok(Seen::Read(secret.map(Box::new)))
     }
 
     async fn write_secret(&self, tokens: &StoredTokens) -> Result<(), Error> {
@@ -517,11 +539,17 @@ impl<'a> Reconcile<'a> {
                 .await
             {
                 Ok(written) => {
-                    self.ctx.record_own_write(
-                        self.secrets.namespace().unwrap_or_default(),
-                        &self.secret_name,
-                        written.metadata.resource_version,
-                    );
+                    if let Some(resource_version) = written.metadata.resource_version {
+                        self.ctx.secret_cache.remember_written(
+                            self.secrets.namespace().unwrap_or_default(),
+                            &self.secret_name,
+                            Written {
+                                resource_version,
+                                tokens: tokens.clone(),
+                                body: secret_cache::body_hash(&desired),
+                            },
+                        );
+                    }
                     return Ok(());
                 }
                 Err(source) if attempt >= SECRET_WRITE_ATTEMPTS => {
@@ -539,14 +567,26 @@ impl<'a> Reconcile<'a> {
         }
     }
 
-    async fn read_secret(&self, name: &str) -> Result<Option<Secret>, Error> {
-        self.secrets
+    /// A referenced Secret, from memory while its version is current, else read.
+    async fn read_secret(&self, name: &str) -> Result<Option<Arc<Secret>>, Error> {
+        let namespace = self.secrets.namespace().unwrap_or_default();
+        if let Some(secret) = self.ctx.secret_cache.read(namespace, name) {
+            return Ok(Some(secret));
+        }
+        let secret = self
+            .secrets
             .get_opt(name)
             .await
             .map_err(|source| Error::ReadSecret {
                 name: name.to_owned(),
                 source,
-            })
+            })?;
+        Ok(secret.map(|secret| {
+            self.ctx
+                .secret_cache
+                .remember_read(namespace, name, secret.clone());
+            Arc::new(secret)
+        }))
     }
 
     /// Input the user must fix: reported, not retried in a loop; a change to the credential or

@@ -450,3 +450,59 @@ async fn rollout_targets_restart_when_the_token_changes_and_a_missing_one_is_rep
         second["wetix.my/restartedAt"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotated_client_secret_gets_a_fresh_pair_at_once() {
+    let stack = Stack::running(3600, 7200).await;
+    stack.create_credential("ticketing", json!({})).await;
+    let issued = stack.wait_ready("ticketing", "TokenIssued").await;
+    let first = issued.status.unwrap().token_fingerprint;
+
+    stack.wetix.add_client(CLIENT_ID, "rotated-s3cret");
+    stack
+        .put_client_secret("wetix-client", CLIENT_ID, "rotated-s3cret")
+        .await;
+    stack
+        .wait_for("ticketing", "a pair for the new secret", |c| {
+            c.status.as_ref().map(|s| &s.token_fingerprint) != Some(&first)
+                && ready_is(c, "True", "TokenIssued")
+        })
+        .await;
+    assert_eq!(stack.calls_to(Endpoint::Token), 2);
+    assert_eq!(stack.calls_to(Endpoint::Refresh), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_renewal_costs_one_wetix_call_one_secret_write_one_status_write_and_its_event() {
+    let stack = Stack::running(5, 3600).await;
+    stack.create_credential("ticketing", json!({})).await;
+    stack.wait_ready("ticketing", "TokenIssued").await;
+    // Let the echo of the first issue settle, then count one renewal's requests.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stack.emulator.clear_requests();
+    stack.wetix.clear_calls();
+    stack.wait_ready("ticketing", "TokenRefreshed").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let mut requests: Vec<String> = stack
+        .emulator
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.user_agent
+                .as_deref()
+                .is_some_and(|ua| ua.starts_with("wetix-operator/"))
+        })
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    requests.sort();
+    assert_eq!(
+        requests,
+        [
+            "PATCH /api/v1/namespaces/shop/secrets/ticketing-token",
+            "PATCH /apis/wetix.my/v1alpha1/namespaces/shop/wetixcredentials/ticketing/status",
+            "POST /apis/events.k8s.io/v1/namespaces/shop/events",
+        ]
+    );
+    assert_eq!(stack.wetix.calls().len(), 1);
+}

@@ -1,10 +1,10 @@
 //! Garbage collection of dependents through ownerReferences (G2), run after writes in the
-//! background, never inside the DELETE that removed the owner.
+//! background, never inside the DELETE that removed the owner. It looks only at the objects
+//! the store marked since its last run, never at the whole store.
 
 use crate::clock;
 use crate::store::{ResKey, Store, obj_key};
 use serde_json::{Value, json};
-use std::collections::HashMap;
 
 fn uid(obj: &Value) -> &str {
     obj.pointer("/metadata/uid")
@@ -64,72 +64,71 @@ fn remove_finalizer(store: &mut Store, key: &ResKey, obj: &Value, f: &str) {
     store.commit(key, new, Some(obj.clone()));
 }
 
-/// One collection pass, repeated until nothing changes. Returns how many writes it made.
+/// Looks at every object a write since the last call concerns (the written objects, their
+/// owners and the dependents of removed ones), and at whatever its own writes concern in
+/// turn, until nothing is left. Returns how many objects it changed or removed.
 pub fn collect(store: &mut Store) -> usize {
     let mut writes = 0;
-    loop {
-        let all = store.all();
-        // uid -> namespace of the owner ("" when cluster-scoped).
-        let owners: HashMap<String, String> = all
-            .iter()
-            .map(|(_, o)| (uid(o).to_string(), obj_key(o).0))
-            .collect();
-        let present = |r: &Value, dep_ns: &str| {
-            let u = r.get("uid").and_then(Value::as_str).unwrap_or("");
-            owners
-                .get(u)
-                .is_some_and(|ns| ns.is_empty() || ns == dep_ns)
-        };
-        let mut changed = false;
-        for (key, obj) in &all {
-            let refs = owner_refs(obj);
-            let ns = obj_key(obj).0;
-            if !refs.is_empty() && !deleting(obj) && refs.iter().all(|r| !present(r, &ns)) {
-                delete_dependent(store, key, obj);
-                changed = true;
-                continue;
-            }
-            if !deleting(obj) {
-                continue;
-            }
-            let me = uid(obj);
-            let dependents: Vec<&(ResKey, Value)> = all
-                .iter()
-                .filter(|(_, d)| {
-                    owner_refs(d)
-                        .iter()
-                        .any(|r| r.get("uid").and_then(Value::as_str) == Some(me))
-                })
-                .collect();
-            if has_finalizer(obj, "orphan") {
-                for (dkey, dep) in &dependents {
-                    let mut new = dep.clone();
-                    if let Some(a) = new
-                        .pointer_mut("/metadata/ownerReferences")
-                        .and_then(Value::as_array_mut)
-                    {
-                        a.retain(|r| r.get("uid").and_then(Value::as_str) != Some(me));
-                    }
-                    store.commit(dkey, new, Some(dep.clone()));
-                }
-                remove_finalizer(store, key, obj, "orphan");
-                changed = true;
-            } else if has_finalizer(obj, "foregroundDeletion") {
-                if dependents.is_empty() {
-                    remove_finalizer(store, key, obj, "foregroundDeletion");
-                    changed = true;
-                } else {
-                    for (dkey, dep) in dependents.iter().filter(|(_, d)| !deleting(d)) {
-                        delete_dependent(store, dkey, dep);
-                        changed = true;
-                    }
-                }
-            }
+    while let Some((key, ok)) = store.next_gc_pending() {
+        if let Some(obj) = store.get(&key, &ok).cloned()
+            && examine(store, &key, &obj)
+        {
+            writes += 1;
         }
-        if !changed {
-            return writes;
+    }
+    writes
+}
+
+/// Collects one object if its owners are gone, and finishes its orphan or foreground
+/// deletion when it is being deleted. Returns whether it wrote anything.
+fn examine(store: &mut Store, key: &ResKey, obj: &Value) -> bool {
+    let refs = owner_refs(obj);
+    let ns = obj_key(obj).0;
+    let present = |r: &Value| {
+        let u = r.get("uid").and_then(Value::as_str).unwrap_or("");
+        store
+            .namespace_of_uid(u)
+            .is_some_and(|owner_ns| owner_ns.is_empty() || owner_ns == ns)
+    };
+    if !refs.is_empty() && !deleting(obj) && refs.iter().all(|r| !present(r)) {
+        delete_dependent(store, key, obj);
+        return true;
+    }
+    if !deleting(obj) {
+        return false;
+    }
+    let me = uid(obj);
+    let dependents = if me.is_empty() {
+        Vec::new()
+    } else {
+        store.dependents_of(me)
+    };
+    if has_finalizer(obj, "orphan") {
+        for (dkey, dep) in &dependents {
+            let mut new = dep.clone();
+            if let Some(a) = new
+                .pointer_mut("/metadata/ownerReferences")
+                .and_then(Value::as_array_mut)
+            {
+                a.retain(|r| r.get("uid").and_then(Value::as_str) != Some(me));
+            }
+            store.commit(dkey, new, Some(dep.clone()));
         }
-        writes += 1;
+        remove_finalizer(store, key, obj, "orphan");
+        true
+    } else if has_finalizer(obj, "foregroundDeletion") {
+        if dependents.is_empty() {
+            remove_finalizer(store, key, obj, "foregroundDeletion");
+            return true;
+        }
+        let mut wrote = false;
+        for (dkey, dep) in dependents.iter().filter(|(_, d)| !deleting(d)) {
+            delete_dependent(store, dkey, dep);
+            wrote = true;
+        }
+        wrote
+    } else {
+        false
     }
 }
 

@@ -502,6 +502,25 @@ fn watch_request(
     })
 }
 
+/// The stored namespace and name a list or watch can be narrowed to before its selectors
+/// are matched: the request's namespace ("" for cluster-scoped resources), else one the field
+/// selector requires, and the name the field selector requires.
+pub fn lookup(
+    rt: &ResourceType,
+    ns: Option<&str>,
+    fields: &FieldSelector,
+) -> (Option<String>, Option<String>) {
+    let ns = if rt.namespaced {
+        ns.or_else(|| fields.required("metadata.namespace"))
+    } else {
+        Some("")
+    };
+    (
+        ns.map(str::to_string),
+        fields.required("metadata.name").map(str::to_string),
+    )
+}
+
 /// The opaque `continue` token: the list's resourceVersion and the last key served.
 fn encode_continue(rv: u64, ns: &str, name: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -603,28 +622,42 @@ fn list(
         }
         None => (current, None),
     };
-    let items: Vec<Value> = store
-        .list(&rt.storage_key(), ns)
-        .into_iter()
-        .map(|o| rt.from_storage(o))
-        .filter(|o| labels.matches(o) && fields.matches(o))
-        .filter(|o| after.as_ref().is_none_or(|a| crate::store::obj_key(o) > *a))
-        .collect();
-    drop(store);
     let limit = q
         .get("limit")
         .and_then(|l| l.parse::<usize>().ok())
         .filter(|l| *l > 0);
+    // Copies only the objects served; the rest of the matches are only counted, without
+    // looking into them when there are no selectors.
+    let (scan_ns, name) = lookup(rt, ns, &fields);
+    let everything = labels.is_empty() && fields.is_empty();
+    let mut matching = store
+        .range(
+            &rt.storage_key(),
+            scan_ns.as_deref(),
+            name.as_deref(),
+            after.as_ref(),
+        )
+        .filter(|o| {
+            everything || {
+                let o = rt.view(o);
+                labels.matches(&o) && fields.matches(&o)
+            }
+        });
+    let items: Vec<Value> = matching
+        .by_ref()
+        .take(limit.unwrap_or(usize::MAX))
+        .map(|o| rt.from_storage(o.clone()))
+        .collect();
+    let remaining = matching.count();
+    drop(store);
     let mut meta = json!({"resourceVersion": list_rv.to_string()});
-    let items: Vec<Value> = match limit {
-        Some(limit) if items.len() > limit => {
-            let last = crate::store::obj_key(&items[limit - 1]);
-            meta["continue"] = json!(encode_continue(list_rv, &last.0, &last.1));
-            meta["remainingItemCount"] = json!(items.len() - limit);
-            items.into_iter().take(limit).collect()
-        }
-        _ => items,
-    };
+    if remaining > 0
+        && let Some(last) = items.last()
+    {
+        let last = crate::store::obj_key(last);
+        meta["continue"] = json!(encode_continue(list_rv, &last.0, &last.1));
+        meta["remainingItemCount"] = json!(remaining);
+    }
     if let Some(t) = table {
         return Ok(json_response(200, &table::table(rt, t, meta, items, true)));
     }
@@ -651,11 +684,14 @@ fn delete_collection(
     let (labels, fields) = selectors(rt, q)?;
     let opts = DeleteOptions::parse(body, q);
     let mut store = shared.store();
+    let (scan_ns, name) = lookup(rt, ns, &fields);
     let victims: Vec<Value> = store
-        .list(&rt.storage_key(), ns)
-        .into_iter()
-        .map(|o| rt.from_storage(o))
-        .filter(|o| labels.matches(o) && fields.matches(o))
+        .range(&rt.storage_key(), scan_ns.as_deref(), name.as_deref(), None)
+        .filter(|o| {
+            let o = rt.view(o);
+            labels.matches(&o) && fields.matches(&o)
+        })
+        .map(|o| rt.from_storage(o.clone()))
         .collect();
     let mut items = Vec::new();
     for v in victims {

@@ -56,6 +56,15 @@ impl ResourceType {
         }
     }
 
+    /// [`ResourceType::from_storage`] without copying when the shapes are the same.
+    pub fn view<'a>(&self, obj: &'a Value) -> std::borrow::Cow<'a, Value> {
+        if self.is_events_k8s_io() {
+            std::borrow::Cow::Owned(crate::events::to_events(obj.clone()))
+        } else {
+            std::borrow::Cow::Borrowed(obj)
+        }
+    }
+
     /// An object written through this endpoint in the shape it is stored in.
     pub fn to_storage(&self, obj: Value) -> Value {
         if self.is_events_k8s_io() {

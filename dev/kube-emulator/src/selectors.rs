@@ -105,6 +105,11 @@ impl LabelSelector {
         Ok(LabelSelector(reqs))
     }
 
+    /// Whether it selects everything.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn matches(&self, obj: &Value) -> bool {
         let labels = obj.pointer("/metadata/labels");
         let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
@@ -155,6 +160,19 @@ impl FieldSelector {
             terms.push((field.to_string(), equal, value.trim().to_string()));
         }
         Ok(FieldSelector(terms))
+    }
+
+    /// Whether it selects everything.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The value `field` must equal, when one term says so (to look objects up by name).
+    pub fn required(&self, field: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(f, equal, _)| *equal && f == field)
+            .map(|(_, _, v)| v.as_str())
     }
 
     pub fn matches(&self, obj: &Value) -> bool {

@@ -1,10 +1,16 @@
 //! The in-memory object store: one resourceVersion counter for every write (M3), the objects
 //! of every served resource, a bounded change history for watch replay (W3/W4) and the
 //! channels of open watches.
+//!
+//! Requests cost what they touch, not what is stored: objects are kept ordered by
+//! (namespace, name) so gets are lookups and lists walk only their namespace or page, and
+//! ownerReferences are indexed both ways so the garbage collector looks only at objects a
+//! write concerns (see [`crate::gc`]).
 
 use crate::resources::{self, ResourceType};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::ops::Bound;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -12,6 +18,8 @@ use tokio::sync::mpsc;
 pub type ResKey = (String, String);
 /// Object key inside a resource: namespace ("" when cluster-scoped) and name.
 pub type ObjKey = (String, String);
+/// Where one object lives.
+pub type Loc = (ResKey, ObjKey);
 
 /// How many changes are kept for watches that resume from an older resourceVersion.
 /// Older resumptions get a 410 Expired ERROR event and relist, as after etcd compaction.
@@ -61,6 +69,28 @@ pub struct Store {
     /// Highest resourceVersion whose change has left the history.
     compacted_rv: u64,
     watchers: Vec<(ResKey, mpsc::UnboundedSender<Arc<Change>>)>,
+    /// Where each uid is stored, for owner lookups.
+    uids: HashMap<String, Loc>,
+    /// The objects naming each uid in their ownerReferences.
+    dependents: HashMap<String, BTreeSet<Loc>>,
+    /// Objects the garbage collector has to look at: written, or whose owner or dependent
+    /// was written or removed since it last looked.
+    gc_pending: BTreeSet<Loc>,
+}
+
+fn uid_of(obj: &Value) -> &str {
+    obj.pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+/// The uids an object names in its ownerReferences.
+pub fn owner_uids(obj: &Value) -> impl Iterator<Item = &str> {
+    obj.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.get("uid").and_then(Value::as_str))
 }
 
 pub fn rv_of(obj: &Value) -> u64 {
@@ -122,23 +152,109 @@ impl Store {
 
     /// Objects of one resource, in one namespace or (None) all.
     pub fn list(&self, key: &ResKey, ns: Option<&str>) -> Vec<Value> {
-        self.objects
-            .get(key)
-            .map(|m| {
-                m.iter()
-                    .filter(|((n, _), _)| ns.is_none_or(|ns| ns == n))
-                    .map(|(_, v)| v.clone())
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.range(key, ns, None, None).cloned().collect()
     }
 
-    /// Every stored object with its resource key (for garbage collection).
-    pub fn all(&self) -> Vec<(ResKey, Value)> {
-        self.objects
-            .iter()
-            .flat_map(|(k, m)| m.values().map(move |v| (k.clone(), v.clone())))
+    /// Objects of one resource in (namespace, name) order, without copying them: in one
+    /// namespace or (None) all, only the one called `name` when given, and only those after
+    /// `after` (a continue key) when given. Walks just that part of the resource.
+    pub fn range<'a>(
+        &'a self,
+        key: &ResKey,
+        ns: Option<&str>,
+        name: Option<&str>,
+        after: Option<&ObjKey>,
+    ) -> Box<dyn Iterator<Item = &'a Value> + 'a> {
+        let Some(m) = self.objects.get(key) else {
+            return Box::new(std::iter::empty());
+        };
+        let after_ok = |k: &ObjKey| after.is_none_or(|a| k > a);
+        match (ns, name) {
+            (Some(ns), Some(name)) => {
+                let k = (ns.to_string(), name.to_string());
+                let hit = m.get(&k).filter(|_| after_ok(&k));
+                Box::new(hit.into_iter())
+            }
+            (Some(ns), None) => {
+                let start = match after {
+                    Some(a) if a.0.as_str() > ns => return Box::new(std::iter::empty()),
+                    Some(a) if a.0 == ns => Bound::Excluded(a.clone()),
+                    _ => Bound::Included((ns.to_string(), String::new())),
+                };
+                // The first key past the namespace: names never contain NUL.
+                let end = Bound::Excluded((format!("{ns}\0"), String::new()));
+                Box::new(m.range((start, end)).map(|(_, v)| v))
+            }
+            (None, name) => {
+                let start = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.clone()));
+                let name = name.map(str::to_string);
+                Box::new(
+                    m.range((start, Bound::Unbounded))
+                        .filter(move |((_, n), _)| name.as_ref().is_none_or(|name| name == n))
+                        .map(|(_, v)| v),
+                )
+            }
+        }
+    }
+
+    /// Takes the next object the garbage collector has to look at.
+    pub fn next_gc_pending(&mut self) -> Option<Loc> {
+        self.gc_pending.pop_first()
+    }
+
+    /// The namespace ("" when cluster-scoped) of the object with this uid, if stored.
+    pub fn namespace_of_uid(&self, uid: &str) -> Option<&str> {
+        self.uids.get(uid).map(|(_, (ns, _))| ns.as_str())
+    }
+
+    /// The objects naming `uid` in their ownerReferences.
+    pub fn dependents_of(&self, uid: &str) -> Vec<(ResKey, Value)> {
+        self.dependents
+            .get(uid)
+            .into_iter()
+            .flatten()
+            .filter_map(|(key, ok)| self.get(key, ok).map(|o| (key.clone(), o.clone())))
             .collect()
+    }
+
+    fn mark_uid(&mut self, uid: &str) {
+        if let Some(loc) = self.uids.get(uid) {
+            self.gc_pending.insert(loc.clone());
+        }
+    }
+
+    fn mark_owners(&mut self, obj: &Value) {
+        for owner in owner_uids(obj) {
+            self.mark_uid(owner);
+        }
+    }
+
+    fn index(&mut self, loc: &Loc, obj: &Value) {
+        let uid = uid_of(obj);
+        if !uid.is_empty() {
+            self.uids.insert(uid.to_string(), loc.clone());
+        }
+        for owner in owner_uids(obj) {
+            self.dependents
+                .entry(owner.to_string())
+                .or_default()
+                .insert(loc.clone());
+        }
+    }
+
+    fn unindex(&mut self, loc: &Loc, obj: &Value) {
+        let uid = uid_of(obj);
+        if self.uids.get(uid) == Some(loc) {
+            self.uids.remove(uid);
+        }
+        for owner in owner_uids(obj) {
+            if let Some(d) = self.dependents.get_mut(owner) {
+                d.remove(loc);
+                if d.is_empty() {
+                    self.dependents.remove(owner);
+                }
+            }
+        }
     }
 
     fn next_rv(&mut self) -> u64 {
@@ -163,11 +279,21 @@ impl Store {
     pub fn commit(&mut self, key: &ResKey, mut obj: Value, previous: Option<Value>) -> Value {
         let rv = self.next_rv();
         obj["metadata"]["resourceVersion"] = json!(rv.to_string());
-        let ok = obj_key(&obj);
-        self.objects
+        let loc = (key.clone(), obj_key(&obj));
+        let replaced = self
+            .objects
             .entry(key.clone())
             .or_default()
-            .insert(ok, obj.clone());
+            .insert(loc.1.clone(), obj.clone());
+        // The object, and the owners it named before and after the write, may now have
+        // something to collect.
+        if let Some(old) = replaced {
+            self.unindex(&loc, &old);
+            self.mark_owners(&old);
+        }
+        self.index(&loc, &obj);
+        self.mark_owners(&obj);
+        self.gc_pending.insert(loc);
         let kind = if previous.is_some() {
             ChangeKind::Modified
         } else {
@@ -186,6 +312,14 @@ impl Store {
     /// Removes an object; watchers get its last state with the delete's resourceVersion.
     pub fn remove(&mut self, key: &ResKey, ok: &ObjKey) -> Option<Value> {
         let old = self.objects.get_mut(key)?.remove(ok)?;
+        // Its dependents lost an owner; its owners may be waiting for it to go.
+        let loc = (key.clone(), ok.clone());
+        self.unindex(&loc, &old);
+        self.gc_pending.remove(&loc);
+        if let Some(deps) = self.dependents.get(uid_of(&old)) {
+            self.gc_pending.extend(deps.iter().cloned());
+        }
+        self.mark_owners(&old);
         let rv = self.next_rv();
         let mut gone = old.clone();
         gone["metadata"]["resourceVersion"] = json!(rv.to_string());
@@ -199,22 +333,39 @@ impl Store {
         Some(gone)
     }
 
-    /// Registers a watch on `key` starting after `from` (None or 0: from a snapshot).
-    pub fn subscribe(&mut self, key: &ResKey, ns: Option<&str>, from: Option<u64>) -> Subscription {
+    /// Registers a watch on `key` starting after `from` (None or 0: from a snapshot of the
+    /// objects in `ns`, or just the one called `name`, that `wanted` accepts).
+    pub fn subscribe(
+        &mut self,
+        key: &ResKey,
+        ns: Option<&str>,
+        name: Option<&str>,
+        from: Option<u64>,
+        wanted: &dyn Fn(&Value) -> bool,
+    ) -> Subscription {
         let (tx, rx) = mpsc::unbounded_channel();
         let start = match from.filter(|rv| *rv > 0) {
-            None => WatchStart::Snapshot(self.list(key, ns)),
+            None => WatchStart::Snapshot(
+                self.range(key, ns, name, None)
+                    .filter(|o| wanted(o))
+                    .cloned()
+                    .collect(),
+            ),
             Some(rv) if rv < self.compacted_rv => WatchStart::TooOld {
                 requested: rv,
                 oldest: self.compacted_rv + 1,
             },
-            Some(rv) => WatchStart::Replay(
-                self.history
-                    .iter()
-                    .filter(|c| c.rv > rv && c.key == *key)
-                    .cloned()
-                    .collect(),
-            ),
+            Some(rv) => {
+                // History is in resourceVersion order: skip straight to the first change after `rv`.
+                let first = self.history.partition_point(|c| c.rv <= rv);
+                WatchStart::Replay(
+                    self.history
+                        .range(first..)
+                        .filter(|c| c.key == *key)
+                        .cloned()
+                        .collect(),
+                )
+            }
         };
         if !matches!(start, WatchStart::TooOld { .. }) {
             self.watchers.push((key.clone(), tx));
@@ -235,5 +386,91 @@ impl Store {
     /// Ends every open watch stream.
     pub fn drop_watches(&mut self) {
         self.watchers.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(it: Box<dyn Iterator<Item = &Value> + '_>) -> Vec<String> {
+        it.map(|o| {
+            let (ns, name) = obj_key(o);
+            format!("{ns}/{name}")
+        })
+        .collect()
+    }
+
+    #[test]
+    fn range_walks_one_namespace_one_name_or_what_follows_a_continue_key() {
+        let mut store = Store::new();
+        let key: ResKey = ("".into(), "configmaps".into());
+        for (ns, name) in [("a", "x"), ("a", "y"), ("ab", "x"), ("b", "x"), ("b", "z")] {
+            store.commit(
+                &key,
+                json!({"metadata": {"namespace": ns, "name": name}}),
+                None,
+            );
+        }
+        assert_eq!(
+            names(store.range(&key, Some("a"), None, None)),
+            ["a/x", "a/y"]
+        );
+        assert_eq!(
+            names(store.range(&key, Some("b"), Some("z"), None)),
+            ["b/z"]
+        );
+        assert!(names(store.range(&key, Some("b"), Some("y"), None)).is_empty());
+        assert_eq!(
+            names(store.range(&key, None, Some("x"), None)),
+            ["a/x", "ab/x", "b/x"]
+        );
+        let after = ("a".to_string(), "x".to_string());
+        assert_eq!(
+            names(store.range(&key, None, None, Some(&after))),
+            ["a/y", "ab/x", "b/x", "b/z"]
+        );
+        assert_eq!(
+            names(store.range(&key, Some("a"), None, Some(&after))),
+            ["a/y"]
+        );
+        assert_eq!(
+            names(store.range(&key, Some("b"), None, Some(&after))),
+            ["b/x", "b/z"]
+        );
+        assert!(
+            names(store.range(&key, Some("a"), None, Some(&("b".into(), "".into())))).is_empty()
+        );
+        assert!(names(store.range(&("x".into(), "y".into()), None, None, None)).is_empty());
+    }
+
+    #[test]
+    fn writes_mark_only_the_objects_they_concern_for_collection() {
+        let mut store = Store::new();
+        let key: ResKey = ("".into(), "secrets".into());
+        let obj = |name: &str, uid: &str, owner: Option<&str>| {
+            let mut o = json!({"metadata": {"namespace": "d", "name": name, "uid": uid}});
+            if let Some(owner) = owner {
+                o["metadata"]["ownerReferences"] = json!([{"uid": owner}]);
+            }
+            o
+        };
+        store.commit(&key, obj("owner", "o", None), None);
+        store.commit(&key, obj("dep", "d", Some("o")), None);
+        store.commit(&key, obj("other", "x", None), None);
+        while store.next_gc_pending().is_some() {}
+
+        let dep = store.get(&key, &("d".into(), "dep".into())).cloned();
+        store.commit(&key, obj("dep", "d", Some("o")), dep);
+        let mut pending: Vec<Loc> = std::iter::from_fn(|| store.next_gc_pending()).collect();
+        pending.sort();
+        let loc = |n: &str| (key.clone(), ("d".to_string(), n.to_string()));
+        assert_eq!(pending, [loc("dep"), loc("owner")]);
+
+        store.remove(&key, &("d".into(), "owner".into()));
+        let pending: Vec<Loc> = std::iter::from_fn(|| store.next_gc_pending()).collect();
+        assert_eq!(pending, [loc("dep")]);
+        assert_eq!(store.namespace_of_uid("o"), None);
+        assert_eq!(store.dependents_of("o").len(), 1);
     }
 }

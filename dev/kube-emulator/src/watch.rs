@@ -39,7 +39,7 @@ pub struct WatchRequest {
 
 impl WatchRequest {
     fn matches(&self, obj: &Value) -> bool {
-        let obj = &self.rt.from_storage(obj.clone());
+        let obj = &*self.rt.view(obj);
         let ns_ok = self.ns.as_deref().is_none_or(|ns| {
             obj.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns)
         });
@@ -130,9 +130,14 @@ fn line(v: Value) -> Bytes {
 /// Opens the watch and answers with its streaming body.
 pub fn serve(shared: Arc<Shared>, req: WatchRequest) -> Response {
     let (tx, rx) = mpsc::channel::<Bytes>(256);
-    let sub = shared
-        .store()
-        .subscribe(&req.rt.storage_key(), req.ns.as_deref(), req.from);
+    let (ns, name) = crate::http::lookup(&req.rt, req.ns.as_deref(), &req.fields);
+    let sub = shared.store().subscribe(
+        &req.rt.storage_key(),
+        ns.as_deref(),
+        name.as_deref(),
+        req.from,
+        &|o| req.matches(o),
+    );
     tokio::spawn(async move {
         let mut changes = sub.changes;
         let mut last_rv = sub.rv;
@@ -149,7 +154,7 @@ pub fn serve(shared: Arc<Shared>, req: WatchRequest) -> Response {
                 return;
             }
             WatchStart::Snapshot(objects) => {
-                for o in objects.iter().filter(|o| req.matches(o)) {
+                for o in &objects {
                     if !send(req.event("ADDED", o)).await {
                         return;
                     }

@@ -21,6 +21,8 @@ use wetix_operator::credential::WetixCredential;
 /// Access tokens live long enough for the whole fleet to be issued, short enough that the
 /// renewal round comes within a minute or two.
 const ACCESS_SECS: u64 = 90;
+/// How often the benchmark counts Ready credentials.
+const POLL: Duration = Duration::from_secs(5);
 
 fn main() {
     let credentials: usize = std::env::var("WETIX_BENCH_CREDENTIALS")
@@ -86,7 +88,9 @@ async fn fleet(n: usize) {
     );
 }
 
-/// Waits (polling one list a second) until every credential is Ready with `reason`.
+/// Waits (polling one list every few seconds: each is a copy of the whole fleet, which the
+/// API server has to build while the operator waits) until every credential is Ready with
+/// `reason`.
 async fn wait_all(stack: &Stack, n: usize, reason: &str) {
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
@@ -107,7 +111,7 @@ async fn wait_all(stack: &Stack, n: usize, reason: &str) {
             Instant::now() < deadline,
             "only {done}/{n} reached {reason}"
         );
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::time::sleep(POLL).await;
     }
 }
 

@@ -86,6 +86,7 @@ async fn fleet(n: usize) {
         "WeTix calls per renewal     {:.2}",
         wetix_calls as f64 / n as f64
     );
+    stack.stop_operator().await;
 }
 
 /// Waits (polling one list every few seconds: each is a copy of the whole fleet, which the

@@ -137,7 +137,20 @@ impl Stack {
         let kubeconfig = self.dir.0.join("kubeconfig");
         std::fs::write(&kubeconfig, self.emulator.kubeconfig_yaml(NS)).unwrap();
         let port = free_port();
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_wetix-operator"))
+        // WETIX_OPERATOR_WRAPPER runs the operator under another program (a profiler).
+        let wrapper = std::env::var("WETIX_OPERATOR_WRAPPER").ok();
+        let mut command = match wrapper.as_deref() {
+            Some(wrapper) => {
+                let mut parts = wrapper.split_whitespace();
+                let mut command = tokio::process::Command::new(parts.next().unwrap());
+                command
+                    .args(parts)
+                    .arg(env!("CARGO_BIN_EXE_wetix-operator"));
+                command
+            }
+            None => tokio::process::Command::new(env!("CARGO_BIN_EXE_wetix-operator")),
+        };
+        let mut child = command
             .arg("run")
             .arg("--allowed-server-urls")
             .arg(self.wetix.url())

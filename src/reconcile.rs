@@ -11,7 +11,7 @@ use kube::{
     api::{Patch, PatchParams},
     runtime::{
         controller::Action,
-        events::{Event, EventType, Recorder},
+        events::{Event, EventType, Recorder, Reporter},
     },
 };
 use serde_json::json;
@@ -47,7 +47,10 @@ pub struct Context {
     pub client: kube::Client,
     pub issuer: Arc<dyn TokenIssuer>,
     pub allowed_server_urls: Vec<String>,
-    pub recorder: Recorder,
+    /// Who publishes the Events. Each Event is published by a fresh `Recorder`: its cache,
+    /// which folds repeats into a series, keeps every Event for six minutes, and at start-up
+    /// (every credential issued at once) that is several KiB per credential.
+    pub reporter: Reporter,
     pub metrics: Arc<Metrics>,
     /// What the operator remembers between reconciles of one credential, by UID.
     memory: Mutex<HashMap<String, Memory>>,
@@ -77,14 +80,14 @@ impl Context {
         client: kube::Client,
         issuer: Arc<dyn TokenIssuer>,
         allowed_server_urls: Vec<String>,
-        recorder: Recorder,
+        reporter: Reporter,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             client,
             issuer,
             allowed_server_urls,
-            recorder,
+            reporter,
             metrics,
             memory: Mutex::default(),
             secret_cache: SecretCache::default(),
@@ -728,7 +731,8 @@ impl<'a> Reconcile<'a> {
             secondary: None,
         };
         let reference = self.credential.object_ref(&());
-        if let Err(error) = self.ctx.recorder.publish(&event, &reference).await {
+        let recorder = Recorder::new(self.ctx.client.clone(), self.ctx.reporter.clone());
+        if let Err(error) = recorder.publish(&event, &reference).await {
             warn!(error = %error_chain(&error), "publishing an Event failed");
         }
     }

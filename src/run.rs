@@ -11,7 +11,7 @@ use std::{
 
 use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
 use futures::{FutureExt, future::BoxFuture};
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use tracing::{info, warn};
 
 use crate::{
@@ -106,7 +106,7 @@ pub async fn run_with(
         client.clone(),
         issuer,
         args.allowed_server_urls.clone(),
-        Recorder::new(client.clone(), reporter),
+        reporter,
         metrics.clone(),
     ));
     let shutdown = shutdown.shared();

@@ -1,6 +1,6 @@
 //! The RBAC shipped in deploy/ grants exactly what the operator uses: this test runs the
-//! operator through every kind of call it makes (issue, refresh, failures folded into an Event
-//! series, a deleted Secret restored, rollout restarts, leader election), records each request
+//! operator through every kind of call it makes (issue, refresh, repeated failures, a deleted
+//! Secret restored, rollout restarts, leader election), records each request
 //! it sent to the API emulator (by its User-Agent), and compares the verbs with the rendered
 //! ClusterRole and Role. A verb used but not granted would fail in a cluster; a verb granted
 //! but never used is more privilege than needed.
@@ -49,7 +49,7 @@ async fn deploy_rbac_grants_exactly_the_verbs_the_operator_uses() {
         )
         .await;
     stack.wait_ready("ticketing", "TokenIssued").await;
-    // Two failures of the same kind: the second Event is folded into a series (a patch).
+    // Two failures of the same kind, each with its own Event.
     stack
         .wait_for("ticketing", "two failed attempts", |c| {
             c.status.as_ref().is_some_and(|s| s.failed_attempts >= 2)

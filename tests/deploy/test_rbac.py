@@ -19,7 +19,7 @@ CREDENTIAL_RULES = {
     # apply of the managed Secret; create: the API server authorizes an apply that finds no
     # object as a create as well.
     ("", "secrets", None): {"get", "list", "watch", "create", "patch"},
-    ("events.k8s.io", "events", None): {"create", "patch"},
+    ("events.k8s.io", "events", None): {"create"},
     ("apps", "deployments", None): {"patch"},
     ("apps", "statefulsets", None): {"patch"},
     ("apps", "daemonsets", None): {"patch"},

@@ -1,7 +1,8 @@
 //! An in-memory Kubernetes API server for the operator's tests and the local sandbox.
 //!
 //! It speaks plain HTTP on loopback, so a kube-rs `Client` or kubectl can use it through an
-//! ordinary kubeconfig. It follows `shared/design/API-SERVER-BEHAVIOUR.md`.
+//! ordinary kubeconfig. It behaves like the real API server wherever a controller depends on it:
+//! metadata, writes, server-side apply, list and watch semantics, error bodies, garbage collection.
 //!
 //! Module map, following a request:
 //! - [`http`]: routing of API paths, the request log and fault checks.

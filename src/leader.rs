@@ -30,7 +30,7 @@ use tracing::{info, warn};
 
 use crate::reconcile::error_chain;
 
-/// The Lease the replicas compete for (API.md §5).
+/// The Lease the replicas compete for (docs/reference.md, section 5).
 pub const LEASE_NAME: &str = "wetix-operator";
 
 /// How long a Lease stays valid after its last renewal. A standby takes over at most this long

@@ -52,7 +52,8 @@ pub const USER_AGENT: &str = concat!("wetix-operator/", env!("CARGO_PKG_VERSION"
 /// Runs the operator until SIGTERM or Ctrl-C.
 pub async fn run(args: RunArgs) -> Result<(), RunError> {
     init_logging(args.log_format);
-    // One TLS crypto provider for both kube and reqwest (see DEPENDENCIES: two panic).
+    // One TLS crypto provider for both kube and reqwest: with two installed, building a client
+    // panics because rustls cannot choose.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut config = kube::Config::infer().await.map_err(RunError::KubeConfig)?;
     // Names the operator in the API server's audit log and in managedFields of plain writes.

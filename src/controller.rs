@@ -70,7 +70,7 @@ pub async fn run(
             let mut synced = false;
             let credentials = watcher(api, watcher::Config::default().any_semantic())
                 .default_backoff()
-                .modify(|c| c.managed_fields_mut().clear())
+                .modify(keep_what_reconcile_reads)
                 .reflect(writer)
                 .inspect(move |event| match event {
                     Ok(watcher::Event::Delete(gone)) => {
@@ -125,6 +125,15 @@ pub async fn run(
     });
     futures::future::join_all(runs).await;
     info!("controller stopped");
+}
+
+/// What the credential cache keeps: all but managed fields and other tools' annotations
+/// (`kubectl apply` stores a copy of the whole object in one).
+fn keep_what_reconcile_reads(credential: &mut WetixCredential) {
+    credential.managed_fields_mut().clear();
+    if let Some(annotations) = credential.metadata.annotations.as_mut() {
+        annotations.retain(|key, _| key.starts_with("wetix.my/"));
+    }
 }
 
 /// What the Secret watch keeps of each Secret: name, namespace, labels and resourceVersion.

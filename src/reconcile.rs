@@ -65,7 +65,7 @@ struct Memory {
     /// Tokens WeTix issued whose Secret write failed: written before any new request, since
     /// the refresh token they replace may already be spent. (Lost on restart: the old refresh
     /// token is then tried, and if rejected a fresh pair is obtained.)
-    pending: Option<StoredTokens>,
+    pending: Option<Box<StoredTokens>>,
     /// `Retry-After` and the credentials of the last failure. (Lost on restart: the backoff
     /// then follows status alone.)
     retry_after: Option<Duration>,
@@ -260,6 +260,7 @@ impl<'a> Reconcile<'a> {
         }
 
         if let Some(pending) = self.ctx.remember(&self.uid, |m| m.pending.take()) {
+            let pending = *pending;
             return self.store(pending, reasons::TOKEN_REFRESHED, &seen).await;
         }
 
@@ -426,7 +427,7 @@ impl<'a> Reconcile<'a> {
     ) -> Result<Action, Error> {
         if let Err(error) = self.write_secret(&tokens).await {
             self.ctx
-                .remember(&self.uid, |m| m.pending = Some(tokens.clone()));
+                .remember(&self.uid, |m| m.pending = Some(Box::new(tokens.clone())));
             return Err(error);
         }
         let replaced = seen.exists();

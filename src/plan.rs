@@ -105,7 +105,7 @@ pub fn plan(observed: &Observed<'_>, now: Timestamp) -> Plan {
     if stored.issued_for != observed.issued_for {
         return request(Grant::ClientCredentials, Why::CredentialsChanged);
     }
-    let refresh_due = schedule::renew_at(stored.pair.refresh, observed.policy, observed.jitter);
+    let (access_due, refresh_due) = renewal_times(stored, observed.policy, observed.jitter);
     if now >= refresh_due {
         return request(Grant::ClientCredentials, Why::RefreshTokenDue);
     }
@@ -116,13 +116,30 @@ pub fn plan(observed: &Observed<'_>, now: Timestamp) -> Plan {
     if observed.refresh_requested {
         return request(refresh(), Why::RefreshRequested);
     }
-    let access_due = schedule::renew_at(stored.pair.access, observed.policy, observed.jitter);
     if now >= access_due {
         return request(refresh(), Why::AccessTokenDue);
     }
     Plan::Keep {
         next_refresh: access_due.min(refresh_due),
     }
+}
+
+/// When the access token and the refresh token each fall due.
+fn renewal_times(
+    stored: &StoredTokens,
+    policy: &RenewPolicy,
+    jitter: Jitter,
+) -> (Timestamp, Timestamp) {
+    (
+        schedule::renew_at(stored.pair.access, policy, jitter),
+        schedule::renew_at(stored.pair.refresh, policy, jitter),
+    )
+}
+
+/// The next time either token of a pair falls due: when a fresh pair is next looked at.
+pub fn next_renewal(stored: &StoredTokens, policy: &RenewPolicy, jitter: Jitter) -> Timestamp {
+    let (access_due, refresh_due) = renewal_times(stored, policy, jitter);
+    access_due.min(refresh_due)
 }
 
 fn request(grant: Grant, why: Why) -> Plan {

@@ -65,7 +65,7 @@ struct Memory {
     /// Tokens WeTix issued whose Secret write failed: written before any new request, since
     /// the refresh token they replace may already be spent. (Lost on restart: the old refresh
     /// token is then tried, and if rejected a fresh pair is obtained.)
-    pending: Option<Box<StoredTokens>>,
+    pending: Option<Box<Pending>>,
     /// `Retry-After` and the credentials of the last failure. (Lost on restart: the backoff
     /// then follows status alone.)
     retry_after: Option<Duration>,
@@ -73,6 +73,12 @@ struct Memory {
     /// The resourceVersion our last status write replaced. The cache can still hand that old
     /// version to a reconcile after the write; acting on its stale status would undo the write.
     superseded_version: Option<String>,
+}
+
+/// Tokens obtained but not yet written, with the reason their Event and status will carry.
+struct Pending {
+    tokens: StoredTokens,
+    reason: &'static str,
 }
 
 impl Context {
@@ -260,8 +266,8 @@ impl<'a> Reconcile<'a> {
         }
 
         if let Some(pending) = self.ctx.remember(&self.uid, |m| m.pending.take()) {
-            let pending = *pending;
-            return self.store(pending, reasons::TOKEN_REFRESHED, &seen).await;
+            let Pending { tokens, reason } = *pending;
+            return self.store(tokens, reason, &seen).await;
         }
 
         if spec.suspend {
@@ -425,9 +431,14 @@ impl<'a> Reconcile<'a> {
         reason: &'static str,
         seen: &Seen,
     ) -> Result<Action, Error> {
-        if let Err(error) = self.write_secret(&tokens).await {
-            self.ctx
-                .remember(&self.uid, |m| m.pending = Some(Box::new(tokens.clone())));
+        let desired = managed_secret::desired(self.credential, &tokens);
+        if let Err(error) = self.write_secret(&tokens, &desired).await {
+            self.ctx.remember(&self.uid, |m| {
+                m.pending = Some(Box::new(Pending {
+                    tokens: tokens.clone(),
+                    reason,
+                }))
+            });
             return Err(error);
         }
         let replaced = seen.exists();
@@ -446,7 +457,11 @@ impl<'a> Reconcile<'a> {
         self.publish(EventType::Normal, reason, &note, "WriteSecret")
             .await;
         self.restart_workloads().await;
-        let next_refresh = self.next_refresh_after_renewal(&tokens);
+        let next_refresh = plan::next_renewal(
+            &tokens,
+            &self.credential.spec.renew_policy(),
+            Jitter::from_uid(&self.uid),
+        );
         self.finish(Report {
             outcome: Outcome::Renewed {
                 tokens: &tokens,
@@ -496,14 +511,6 @@ impl<'a> Reconcile<'a> {
         }
     }
 
-    fn next_refresh_after_renewal(&self, tokens: &StoredTokens) -> Timestamp {
-        let policy = self.credential.spec.renew_policy();
-        let jitter = Jitter::from_uid(&self.uid);
-        crate::schedule::renew_at(tokens.pair.access, &policy, jitter).min(
-            crate::schedule::renew_at(tokens.pair.refresh, &policy, jitter),
-        )
-    }
-
     /// Re-applies the Secret when someone edited a field the operator owns, or the credential
     /// now wants other labels, annotations or ownership.
     async fn restore_if_edited(&self, tokens: &StoredTokens, seen: &Seen) -> Result<(), Error> {
@@ -512,7 +519,7 @@ impl<'a> Reconcile<'a> {
             return Ok(());
         }
         info!(secret = %self.secret_name, "restoring the managed Secret");
-        self.write_secret(tokens).await
+        self.write_secret(tokens, &desired).await
     }
 
     /// The managed Secret: as we wrote it when nobody changed it since, else read.
@@ -532,14 +539,14 @@ impl<'a> Reconcile<'a> {
         Ok(Seen::Read(secret.map(Box::new)))
     }
 
-    async fn write_secret(&self, tokens: &StoredTokens) -> Result<(), Error> {
-        let desired = managed_secret::desired(self.credential, tokens);
+    /// Applies `desired` (built from `tokens`), retrying with the same tokens.
+    async fn write_secret(&self, tokens: &StoredTokens, desired: &Secret) -> Result<(), Error> {
         let params = PatchParams::apply(FIELD_MANAGER).force();
         let mut attempt = 1;
         loop {
             match self
                 .secrets
-                .patch(&self.secret_name, &params, &Patch::Apply(&desired))
+                .patch(&self.secret_name, &params, &Patch::Apply(desired))
                 .await
             {
                 Ok(written) => {
@@ -550,7 +557,7 @@ impl<'a> Reconcile<'a> {
                             Written {
                                 resource_version,
                                 tokens: tokens.clone(),
-                                body: secret_cache::body_hash(&desired),
+                                body: secret_cache::body_hash(desired),
                             },
                         );
                     }

@@ -53,22 +53,13 @@ pub async fn restart_all(
     for target in targets {
         let result = match target.kind {
             WorkloadKind::Deployment => {
-                let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-                api.patch(&target.name, &params, &Patch::Merge(&patch))
-                    .await
-                    .map(drop)
+                merge_patch::<Deployment>(client, namespace, target, &params, &patch).await
             }
             WorkloadKind::StatefulSet => {
-                let api: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
-                api.patch(&target.name, &params, &Patch::Merge(&patch))
-                    .await
-                    .map(drop)
+                merge_patch::<StatefulSet>(client, namespace, target, &params, &patch).await
             }
             WorkloadKind::DaemonSet => {
-                let api: Api<DaemonSet> = Api::namespaced(client.clone(), namespace);
-                api.patch(&target.name, &params, &Patch::Merge(&patch))
-                    .await
-                    .map(drop)
+                merge_patch::<DaemonSet>(client, namespace, target, &params, &patch).await
             }
         };
         if let Err(source) = result {
@@ -82,6 +73,25 @@ pub async fn restart_all(
         }
     }
     failures
+}
+
+async fn merge_patch<K>(
+    client: &Client,
+    namespace: &str,
+    target: &RolloutRestartTarget,
+    params: &PatchParams,
+    patch: &Value,
+) -> Result<(), kube::Error>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    api.patch(&target.name, params, &Patch::Merge(patch))
+        .await
+        .map(drop)
 }
 
 #[cfg(test)]

@@ -49,7 +49,8 @@ pub struct WetixCredentialSpec {
     pub renew_before: Option<GoDuration>,
     /// Renew when this percentage of a token's lifetime is left (used when renewBefore is unset).
     #[serde(default = "default_renew_before_percentage")]
-    #[schemars(range(min = 1, max = 99))]
+    // The API server knows only the OpenAPI formats (int32, int64, ...) and warns on others.
+    #[schemars(range(min = 1, max = 99), extend("format" = "int32"))]
     pub renew_before_percentage: u8,
     /// Name of the managed Secret; defaults to "<metadata.name>-token".
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -176,6 +177,7 @@ pub struct WetixCredentialStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_refresh_time: Option<Time>,
     #[serde(default)]
+    #[schemars(extend("format" = "int64"))]
     pub failed_attempts: u32,
     #[serde(default)]
     pub last_failure_time: Option<Time>,

@@ -1,5 +1,8 @@
-//! End to end: the real operator binary against the Kubernetes API emulator and the fake
-//! WeTix server, with token lifetimes of seconds.
+//! End to end: the real operator binary against a Kubernetes API and the fake WeTix server,
+//! with token lifetimes of seconds. Each scenario runs on the real API server (etcd,
+//! kube-apiserver, kube-controller-manager; the operator as the ServiceAccount of `deploy/`)
+//! and on the emulator; `WETIX_TEST_CLUSTER` picks (see `support::cluster`). Scenarios that
+//! need the emulator's fault injection run on it alone.
 
 mod support;
 
@@ -10,9 +13,30 @@ use kube::api::{Patch, PatchParams};
 use serde_json::json;
 use support::*;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_new_credential_gets_a_managed_secret_with_working_tokens_and_ready_status() {
-    let stack = Stack::running(3600, 7200).await;
+on_both!(
+    a_new_credential_gets_a_managed_secret_with_working_tokens_and_ready_status,
+    tokens_are_refreshed_before_the_access_token_expires,
+    a_refresh_token_near_its_end_is_replaced_through_client_credentials,
+    a_restarted_operator_reads_tokens_back_and_asks_wetix_for_nothing,
+    the_refresh_annotation_refreshes_now_and_is_recorded,
+    a_missing_client_secret_is_reported_then_picked_up_when_created,
+    a_secret_the_credential_does_not_manage_is_never_overwritten,
+    rejected_client_credentials_are_not_retried_in_a_loop_but_at_once_when_fixed,
+    transient_failures_back_off_and_never_touch_the_secret,
+    a_server_url_outside_the_allow_list_is_refused_and_never_called,
+    a_deleted_managed_secret_is_restored_with_a_fresh_pair,
+    an_edited_expiry_in_the_secret_is_restored_without_a_token_request,
+    no_token_or_client_secret_appears_in_logs_events_or_status,
+    rollout_targets_restart_when_the_token_changes_and_a_missing_one_is_reported,
+    a_rotated_client_secret_gets_a_fresh_pair_at_once,
+    a_renewal_costs_one_wetix_call_one_secret_write_one_status_write_and_its_event,
+    deleting_a_credential_deletes_its_secret_unless_the_policy_is_retain,
+);
+
+async fn a_new_credential_gets_a_managed_secret_with_working_tokens_and_ready_status(
+    server: Server,
+) {
+    let stack = Stack::running(server, 3600, 7200).await;
     stack.create_credential("ticketing", json!({})).await;
 
     let credential = stack.wait_ready("ticketing", "TokenIssued").await;
@@ -44,10 +68,9 @@ async fn a_new_credential_gets_a_managed_secret_with_working_tokens_and_ready_st
     assert!(stack.events_text().await.contains("TokenIssued"));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn tokens_are_refreshed_before_the_access_token_expires() {
+async fn tokens_are_refreshed_before_the_access_token_expires(server: Server) {
     // Access 6 s (renew 33 % before: at ~4 s), refresh token 1 h.
-    let stack = Stack::running(6, 3600).await;
+    let stack = Stack::running(server, 6, 3600).await;
     stack.create_credential("ticketing", json!({})).await;
     let issued = stack.wait_ready("ticketing", "TokenIssued").await;
     let first = stack.secret_data("ticketing-token").await;
@@ -74,10 +97,9 @@ async fn tokens_are_refreshed_before_the_access_token_expires() {
     assert_eq!(endpoints[..2], [Endpoint::Token, Endpoint::Refresh]);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_refresh_token_near_its_end_is_replaced_through_client_credentials() {
+async fn a_refresh_token_near_its_end_is_replaced_through_client_credentials(server: Server) {
     // Refresh token 9 s: due at ~6 s, before the 60 s access token.
-    let stack = Stack::running(60, 9).await;
+    let stack = Stack::running(server, 60, 9).await;
     stack.create_credential("ticketing", json!({})).await;
     stack.wait_ready("ticketing", "TokenIssued").await;
     let first = stack.secret_data("ticketing-token").await;
@@ -100,9 +122,8 @@ async fn a_refresh_token_near_its_end_is_replaced_through_client_credentials() {
     assert!(calls.len() >= 2);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_restarted_operator_reads_tokens_back_and_asks_wetix_for_nothing() {
-    let mut stack = Stack::running(3600, 7200).await;
+async fn a_restarted_operator_reads_tokens_back_and_asks_wetix_for_nothing(server: Server) {
+    let mut stack = Stack::running(server, 3600, 7200).await;
     stack.create_credential("ticketing", json!({})).await;
     let before = stack.wait_ready("ticketing", "TokenIssued").await;
     let exit = stack.stop_operator().await;
@@ -113,7 +134,10 @@ async fn a_restarted_operator_reads_tokens_back_and_asks_wetix_for_nothing() {
     stack.start_operator().await;
     let metrics = stack.wait_metrics("wetix_credential_ready{").await;
     assert!(
-        metrics.contains("wetix_credential_ready{namespace=\"shop\",name=\"ticketing\"} 1"),
+        metrics.contains(&format!(
+            "wetix_credential_ready{{namespace=\"{}\",name=\"ticketing\"}} 1",
+            stack.ns
+        )),
         "{metrics}"
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -125,9 +149,8 @@ async fn a_restarted_operator_reads_tokens_back_and_asks_wetix_for_nothing() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_refresh_annotation_refreshes_now_and_is_recorded() {
-    let stack = Stack::running(3600, 7200).await;
+async fn the_refresh_annotation_refreshes_now_and_is_recorded(server: Server) {
+    let stack = Stack::running(server, 3600, 7200).await;
     stack.create_credential("ticketing", json!({})).await;
     stack.wait_ready("ticketing", "TokenIssued").await;
     let first = stack.secret_data("ticketing-token").await;
@@ -151,9 +174,8 @@ async fn the_refresh_annotation_refreshes_now_and_is_recorded() {
     assert_eq!(refreshes, 1, "{}", stack.logs());
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_missing_client_secret_is_reported_then_picked_up_when_created() {
-    let mut stack = Stack::start(3600, 7200).await;
+async fn a_missing_client_secret_is_reported_then_picked_up_when_created(server: Server) {
+    let mut stack = Stack::start(server, 3600, 7200).await;
     stack.start_operator().await;
     stack.create_credential("ticketing", json!({})).await;
     let waiting = stack
@@ -174,9 +196,8 @@ async fn a_missing_client_secret_is_reported_then_picked_up_when_created() {
     stack.wait_ready("ticketing", "TokenIssued").await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_secret_the_credential_does_not_manage_is_never_overwritten() {
-    let mut stack = Stack::start(3600, 7200).await;
+async fn a_secret_the_credential_does_not_manage_is_never_overwritten(server: Server) {
+    let mut stack = Stack::start(server, 3600, 7200).await;
     stack
         .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
         .await;
@@ -192,9 +213,10 @@ async fn a_secret_the_credential_does_not_manage_is_never_overwritten() {
     assert!(stack.wetix.calls().is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn rejected_client_credentials_are_not_retried_in_a_loop_but_at_once_when_fixed() {
-    let mut stack = Stack::start(3600, 7200).await;
+async fn rejected_client_credentials_are_not_retried_in_a_loop_but_at_once_when_fixed(
+    server: Server,
+) {
+    let mut stack = Stack::start(server, 3600, 7200).await;
     stack
         .put_client_secret("wetix-client", CLIENT_ID, "wrong-secret")
         .await;
@@ -213,9 +235,8 @@ async fn rejected_client_credentials_are_not_retried_in_a_loop_but_at_once_when_
     assert_eq!(stack.wetix.calls().len(), 2);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn transient_failures_back_off_and_never_touch_the_secret() {
-    let stack = Stack::running(6, 3600).await;
+async fn transient_failures_back_off_and_never_touch_the_secret(server: Server) {
+    let stack = Stack::running(server, 6, 3600).await;
     stack.create_credential("ticketing", json!({})).await;
     stack.wait_ready("ticketing", "TokenIssued").await;
     let good = stack.secrets().get("ticketing-token").await.unwrap();
@@ -239,7 +260,7 @@ async fn transient_failures_back_off_and_never_touch_the_secret() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_secret_write_is_retried_with_the_same_tokens() {
-    let mut stack = Stack::start(3600, 7200).await;
+    let mut stack = Stack::start(Server::Emulator, 3600, 7200).await;
     stack.wetix.set_rotation(true);
     stack
         .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
@@ -248,7 +269,11 @@ async fn a_failed_secret_write_is_retried_with_the_same_tokens() {
     stack.create_credential("ticketing", json!({})).await;
     stack.wait_ready("ticketing", "TokenIssued").await;
 
-    stack.emulator.faults().fail_next_writes("secrets", 4, 500);
+    stack
+        .cluster
+        .emulator()
+        .faults()
+        .fail_next_writes("secrets", 4, 500);
     stack.request_refresh("ticketing", "now-1").await;
     let done = stack
         .wait_for("ticketing", "refresh written", |c| {
@@ -272,9 +297,8 @@ async fn a_failed_secret_write_is_retried_with_the_same_tokens() {
     assert!(stack.wetix.verify_token(&data["refresh_token"]).is_some());
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_server_url_outside_the_allow_list_is_refused_and_never_called() {
-    let stack = Stack::running(3600, 7200).await;
+async fn a_server_url_outside_the_allow_list_is_refused_and_never_called(server: Server) {
+    let stack = Stack::running(server, 3600, 7200).await;
     stack
         .create_credential(
             "ticketing",
@@ -292,9 +316,8 @@ async fn a_server_url_outside_the_allow_list_is_refused_and_never_called() {
     assert!(stack.wetix.calls().is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_deleted_managed_secret_is_restored_with_a_fresh_pair() {
-    let stack = Stack::running(3600, 7200).await;
+async fn a_deleted_managed_secret_is_restored_with_a_fresh_pair(server: Server) {
+    let stack = Stack::running(server, 3600, 7200).await;
     stack.create_credential("ticketing", json!({})).await;
     stack.wait_ready("ticketing", "TokenIssued").await;
     let first = stack.secret_data("ticketing-token").await;
@@ -317,9 +340,8 @@ async fn a_deleted_managed_secret_is_restored_with_a_fresh_pair() {
     assert_eq!(stack.wetix.calls().len(), 2);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_edited_expiry_in_the_secret_is_restored_without_a_token_request() {
-    let stack = Stack::running(3600, 7200).await;
+async fn an_edited_expiry_in_the_secret_is_restored_without_a_token_request(server: Server) {
+    let stack = Stack::running(server, 3600, 7200).await;
     stack.create_credential("ticketing", json!({})).await;
     stack.wait_ready("ticketing", "TokenIssued").await;
     let first = stack.secret_data("ticketing-token").await;
@@ -341,9 +363,8 @@ async fn an_edited_expiry_in_the_secret_is_restored_without_a_token_request() {
     assert_eq!(stack.wetix.calls().len(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn no_token_or_client_secret_appears_in_logs_events_or_status() {
-    let stack = Stack::running(4, 3600).await;
+async fn no_token_or_client_secret_appears_in_logs_events_or_status(server: Server) {
+    let stack = Stack::running(server, 4, 3600).await;
     stack.create_credential("ticketing", json!({})).await;
     stack.wait_ready("ticketing", "TokenRefreshed").await;
     stack.wetix.inject(Endpoint::Any, Fault::MalformedJson, 1);
@@ -381,17 +402,18 @@ fn fingerprint(token: &str) -> String {
     wetix_operator::tokens::fingerprint(&wetix_operator::sensitive::Sensitive::new(token))
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn rollout_targets_restart_when_the_token_changes_and_a_missing_one_is_reported() {
+async fn rollout_targets_restart_when_the_token_changes_and_a_missing_one_is_reported(
+    server: Server,
+) {
     use k8s_openapi::api::apps::v1::Deployment;
-    let mut stack = Stack::start(3600, 7200).await;
+    let mut stack = Stack::start(server, 3600, 7200).await;
     stack
         .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
         .await;
-    let deployments: kube::Api<Deployment> = kube::Api::namespaced(stack.client.clone(), NS);
+    let deployments: kube::Api<Deployment> = kube::Api::namespaced(stack.client.clone(), &stack.ns);
     let deployment: Deployment = serde_json::from_value(json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "checkout", "namespace": NS},
+        "metadata": {"name": "checkout", "namespace": stack.ns},
         "spec": {
             "selector": {"matchLabels": {"app": "checkout"}},
             "template": {
@@ -451,9 +473,8 @@ async fn rollout_targets_restart_when_the_token_changes_and_a_missing_one_is_rep
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_rotated_client_secret_gets_a_fresh_pair_at_once() {
-    let stack = Stack::running(3600, 7200).await;
+async fn a_rotated_client_secret_gets_a_fresh_pair_at_once(server: Server) {
+    let stack = Stack::running(server, 3600, 7200).await;
     stack.create_credential("ticketing", json!({})).await;
     let issued = stack.wait_ready("ticketing", "TokenIssued").await;
     let first = issued.status.unwrap().token_fingerprint;
@@ -472,37 +493,81 @@ async fn a_rotated_client_secret_gets_a_fresh_pair_at_once() {
     assert_eq!(stack.calls_to(Endpoint::Refresh), 0);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_renewal_costs_one_wetix_call_one_secret_write_one_status_write_and_its_event() {
-    let stack = Stack::running(5, 3600).await;
+async fn a_renewal_costs_one_wetix_call_one_secret_write_one_status_write_and_its_event(
+    server: Server,
+) {
+    let stack = Stack::running(server, 5, 3600).await;
     stack.create_credential("ticketing", json!({})).await;
     stack.wait_ready("ticketing", "TokenIssued").await;
     // Let the echo of the first issue settle, then count one renewal's requests.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    stack.emulator.clear_requests();
+    stack.cluster.clear_requests();
     stack.wetix.clear_calls();
     stack.wait_ready("ticketing", "TokenRefreshed").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let mut requests: Vec<String> = stack
-        .emulator
-        .requests()
+        .cluster
+        .operator_requests()
         .into_iter()
-        .filter(|r| {
-            r.user_agent
-                .as_deref()
-                .is_some_and(|ua| ua.starts_with("wetix-operator/"))
-        })
+        .filter(|r| !r.query.contains("watch=true"))
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
     requests.sort();
+    let ns = &stack.ns;
     assert_eq!(
         requests,
         [
-            "PATCH /api/v1/namespaces/shop/secrets/ticketing-token",
-            "PATCH /apis/wetix.my/v1alpha1/namespaces/shop/wetixcredentials/ticketing/status",
-            "POST /apis/events.k8s.io/v1/namespaces/shop/events",
+            format!("PATCH /api/v1/namespaces/{ns}/secrets/ticketing-token"),
+            format!(
+                "PATCH /apis/wetix.my/v1alpha1/namespaces/{ns}/wetixcredentials/ticketing/status"
+            ),
+            format!("POST /apis/events.k8s.io/v1/namespaces/{ns}/events"),
         ]
     );
     assert_eq!(stack.wetix.calls().len(), 1);
+}
+
+/// On the real server the garbage collector of kube-controller-manager does the deleting,
+/// following the Secret's ownerReference.
+async fn deleting_a_credential_deletes_its_secret_unless_the_policy_is_retain(server: Server) {
+    let stack = Stack::running(server, 3600, 7200).await;
+    stack.create_credential("ticketing", json!({})).await;
+    stack
+        .create_credential("kept", json!({"deletionPolicy": "Retain"}))
+        .await;
+    stack.wait_ready("ticketing", "TokenIssued").await;
+    stack.wait_ready("kept", "TokenIssued").await;
+    let retained = stack.secret_data("kept-token").await;
+
+    for name in ["ticketing", "kept"] {
+        stack
+            .credentials()
+            .delete(name, &Default::default())
+            .await
+            .expect("credential deleted");
+    }
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while stack
+        .secrets()
+        .get_opt("ticketing-token")
+        .await
+        .expect("get")
+        .is_some()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the owned Secret outlived its credential by {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let kept = stack.secrets().get("kept-token").await.expect("kept");
+    assert!(
+        kept.metadata
+            .owner_references
+            .unwrap_or_default()
+            .is_empty(),
+        "a Retain Secret has no owner to be collected with"
+    );
+    assert_eq!(stack.secret_data("kept-token").await, retained);
 }

@@ -1,7 +1,11 @@
-//! Two real operator processes with `--leader-elect` against the Kubernetes API emulator and
-//! the fake WeTix server: only the Lease holder reconciles; a standby takes over within the
-//! lease duration when the holder is killed, and at once when the holder is stopped with
-//! SIGTERM; a holder that finds the Lease taken exits non-zero.
+//! Two real operator processes with `--leader-elect` against a Kubernetes API (the real one
+//! and the emulator, see `support::cluster`) and the fake WeTix server: only the Lease holder
+//! reconciles; a standby takes over within the lease duration when the holder is killed, and
+//! at once when the holder is stopped with SIGTERM; a holder that finds the Lease taken exits
+//! non-zero.
+//!
+//! On the real server the Lease is the one `deploy/`'s Role allows, `wetix-operator` in the
+//! namespace `wetix-operator`, so these tests take turns there.
 
 mod support;
 
@@ -18,8 +22,14 @@ use k8s_openapi::{
 };
 use kube::{Api, api::PostParams};
 use serde_json::json;
-use support::{CLIENT_ID, CLIENT_SECRET, Stack, WAIT};
+use support::{CLIENT_ID, CLIENT_SECRET, Server, Stack, WAIT, on_both};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+on_both!(
+    only_the_holder_reconciles_and_a_standby_takes_over_within_the_lease_duration_after_kill_9,
+    sigterm_releases_the_lease_and_the_standby_takes_over_at_once,
+    a_holder_that_finds_the_lease_taken_exits_non_zero,
+);
 use wetix_operator::leader::{LEASE_DURATION, LEASE_NAME, RENEW_INTERVAL, RETRY_INTERVAL};
 
 const LEASE_NS: &str = "wetix-operator";
@@ -38,6 +48,7 @@ impl Replica {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_wetix-operator"))
             .args(["run", "--leader-elect", "--identity", identity])
             .args(["--lease-namespace", LEASE_NS])
+            .args(["--namespaces", &stack.ns])
             .arg("--metrics-bind-address")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--allowed-server-urls")
@@ -159,30 +170,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A kubeconfig file for the emulator, removed on drop.
-struct Kubeconfig(PathBuf);
-
-impl Kubeconfig {
-    fn write(stack: &Stack) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let path = std::env::temp_dir().join(format!(
-            "wetix-leader-{}-{nanos}.kubeconfig",
-            std::process::id()
-        ));
-        std::fs::write(&path, stack.emulator.kubeconfig_yaml(support::NS)).unwrap();
-        Self(path)
-    }
-}
-
-impl Drop for Kubeconfig {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 fn leases(stack: &Stack) -> Api<Lease> {
     Api::namespaced(stack.client.clone(), LEASE_NS)
 }
@@ -227,7 +214,7 @@ async fn wait_holder(
 /// The `reportingInstance` of every Event in the test namespace.
 async fn event_reporters(stack: &Stack) -> Vec<String> {
     let api: Api<k8s_openapi::api::events::v1::Event> =
-        Api::namespaced(stack.client.clone(), support::NS);
+        Api::namespaced(stack.client.clone(), &stack.ns);
     let list = api.list(&Default::default()).await.expect("events list");
     list.items
         .into_iter()
@@ -235,23 +222,36 @@ async fn event_reporters(stack: &Stack) -> Vec<String> {
         .collect()
 }
 
-async fn stack() -> (Stack, Kubeconfig) {
-    let stack = Stack::start(3600, 86_400).await;
+/// On the real server, one test at a time holds the shared Lease.
+static REAL_LEASE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The stack, the operator's kubeconfig, and on the real server the turn at the Lease, which
+/// starts with no Lease at all.
+async fn stack(server: Server) -> (Stack, PathBuf, Option<std::sync::MutexGuard<'static, ()>>) {
+    let turn = (server == Server::Real).then(|| {
+        REAL_LEASE
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    });
+    let stack = Stack::start(server, 3600, 86_400).await;
+    if turn.is_some() {
+        let _ = leases(&stack).delete(LEASE_NAME, &Default::default()).await;
+    }
     stack
         .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
         .await;
-    let kubeconfig = Kubeconfig::write(&stack);
-    (stack, kubeconfig)
+    let kubeconfig = stack.write_operator_kubeconfig();
+    (stack, kubeconfig, turn)
 }
 
-#[tokio::test]
-async fn only_the_holder_reconciles_and_a_standby_takes_over_within_the_lease_duration_after_kill_9()
- {
-    let (stack, kubeconfig) = stack().await;
-    let mut a = Replica::start(&stack, &kubeconfig.0, "a").await;
+async fn only_the_holder_reconciles_and_a_standby_takes_over_within_the_lease_duration_after_kill_9(
+    server: Server,
+) {
+    let (stack, kubeconfig, _turn) = stack(server).await;
+    let mut a = Replica::start(&stack, &kubeconfig, "a").await;
     wait_holder(&stack, "a", WAIT, &[&a]).await;
     a.wait_http("/metrics", "wetix_leader 1").await;
-    let b = Replica::start(&stack, &kubeconfig.0, "b").await;
+    let b = Replica::start(&stack, &kubeconfig, "b").await;
     // A standby is ready (a rollout must not wait for it) and does not lead.
     b.wait_http("/readyz", "200 OK").await;
     b.wait_http("/metrics", "wetix_leader 0").await;
@@ -266,9 +266,9 @@ async fn only_the_holder_reconciles_and_a_standby_takes_over_within_the_lease_du
     );
 
     // While a leads, b writes nothing: every write is a's Lease renewal.
-    stack.emulator.clear_requests();
+    stack.cluster.clear_requests();
     tokio::time::sleep(RENEW_INTERVAL + RETRY_INTERVAL).await;
-    let requests = stack.emulator.requests();
+    let requests = stack.cluster.operator_requests();
     let writes: Vec<_> = requests.iter().filter(|r| r.method != "GET").collect();
     assert!(
         !writes.is_empty()
@@ -322,13 +322,12 @@ async fn only_the_holder_reconciles_and_a_standby_takes_over_within_the_lease_du
     assert!(event_reporters(&stack).await.iter().any(|r| r == "b"));
 }
 
-#[tokio::test]
-async fn sigterm_releases_the_lease_and_the_standby_takes_over_at_once() {
-    let (stack, kubeconfig) = stack().await;
-    let mut a = Replica::start(&stack, &kubeconfig.0, "a").await;
+async fn sigterm_releases_the_lease_and_the_standby_takes_over_at_once(server: Server) {
+    let (stack, kubeconfig, _turn) = stack(server).await;
+    let mut a = Replica::start(&stack, &kubeconfig, "a").await;
     wait_holder(&stack, "a", WAIT, &[&a]).await;
     a.wait_http("/readyz", "200 OK").await;
-    let b = Replica::start(&stack, &kubeconfig.0, "b").await;
+    let b = Replica::start(&stack, &kubeconfig, "b").await;
     b.wait_http("/readyz", "200 OK").await;
     b.wait_http("/metrics", "wetix_leader 0").await;
 
@@ -357,10 +356,9 @@ async fn sigterm_releases_the_lease_and_the_standby_takes_over_at_once() {
     assert!(reporters.iter().all(|r| r == "b"), "{reporters:?}");
 }
 
-#[tokio::test]
-async fn a_holder_that_finds_the_lease_taken_exits_non_zero() {
-    let (stack, kubeconfig) = stack().await;
-    let mut a = Replica::start(&stack, &kubeconfig.0, "a").await;
+async fn a_holder_that_finds_the_lease_taken_exits_non_zero(server: Server) {
+    let (stack, kubeconfig, _turn) = stack(server).await;
+    let mut a = Replica::start(&stack, &kubeconfig, "a").await;
     wait_holder(&stack, "a", WAIT, &[&a]).await;
 
     // Another party takes the Lease as a valid holder would.

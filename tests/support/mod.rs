@@ -1,7 +1,14 @@
-//! A whole local stack for end-to-end tests: the Kubernetes API emulator with the CRD, the
-//! fake WeTix server, and the real `wetix-operator` binary started against both.
+//! A whole local stack for end-to-end tests: a Kubernetes API with the CRD (the emulator, or
+//! the real control plane with `deploy/` applied, see [`cluster`]), the fake WeTix server, and
+//! the real `wetix-operator` binary started against both.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
+
+pub mod cluster;
+pub mod control_plane;
+
+pub(crate) use cluster::on_both;
+pub use cluster::{Cluster, Server};
 
 use std::{
     process::Stdio,
@@ -15,12 +22,10 @@ use kube::{
     Api, Client, ResourceExt,
     api::{ObjectMeta, Patch, PatchParams, PostParams},
 };
-use kube_emulator::Emulator;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use wetix_operator::credential::WetixCredential;
 
-pub const NS: &str = "shop";
 pub const CLIENT_ID: &str = "shop-client";
 pub const CLIENT_SECRET: &str = "cl1ent-s3cret-value";
 
@@ -28,7 +33,9 @@ pub const CLIENT_SECRET: &str = "cl1ent-s3cret-value";
 pub const WAIT: Duration = Duration::from_secs(30);
 
 pub struct Stack {
-    pub emulator: Emulator,
+    pub cluster: Cluster,
+    /// The test's namespace: everything the test creates goes here.
+    pub ns: String,
     pub wetix: FakeWetix,
     pub client: Client,
     dir: tempdir::Dir,
@@ -68,13 +75,10 @@ mod tempdir {
 }
 
 impl Stack {
-    /// Emulator with the CRD, fake WeTix with one client and the given lifetimes (seconds).
-    pub async fn start(access_secs: u64, refresh_secs: u64) -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let emulator = Emulator::start().await.expect("emulator starts");
-        let crd: Value =
-            serde_json::to_value(<WetixCredential as kube::CustomResourceExt>::crd()).unwrap();
-        emulator.install_crd(crd);
+    /// A Kubernetes API with the CRD, fake WeTix with one client and the given lifetimes
+    /// (seconds).
+    pub async fn start(server: Server, access_secs: u64, refresh_secs: u64) -> Self {
+        let cluster = Cluster::start(server).await;
         let wetix = FakeWetix::start(Settings {
             access_lifetime: Duration::from_secs(access_secs),
             refresh_lifetime: Duration::from_secs(refresh_secs),
@@ -83,11 +87,10 @@ impl Stack {
         .await
         .expect("fake WeTix starts");
         wetix.add_client(CLIENT_ID, CLIENT_SECRET);
-        let mut config = kube::Config::new(emulator.url().parse().unwrap());
-        config.default_namespace = NS.into();
-        let client = Client::try_from(config).expect("client");
+        let client = cluster.client.clone();
         Self {
-            emulator,
+            ns: cluster.namespace.clone(),
+            cluster,
             wetix,
             client,
             dir: tempdir::Dir::new(),
@@ -99,8 +102,8 @@ impl Stack {
     }
 
     /// A started stack with the client Secret in place and the operator running.
-    pub async fn running(access_secs: u64, refresh_secs: u64) -> Self {
-        let mut stack = Self::start(access_secs, refresh_secs).await;
+    pub async fn running(server: Server, access_secs: u64, refresh_secs: u64) -> Self {
+        let mut stack = Self::start(server, access_secs, refresh_secs).await;
         stack
             .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
             .await;
@@ -132,10 +135,16 @@ impl Stack {
         self
     }
 
-    /// Starts the real binary with a kubeconfig for the emulator.
+    /// Starts the real binary with the operator's kubeconfig. On the real server it watches
+    /// only the test's namespace, as other tests share the control plane.
     pub async fn start_operator(&mut self) {
-        let kubeconfig = self.dir.0.join("kubeconfig");
-        std::fs::write(&kubeconfig, self.emulator.kubeconfig_yaml(NS)).unwrap();
+        let kubeconfig = self.write_operator_kubeconfig();
+        let namespaces = match self.cluster.server {
+            Server::Real if !self.extra_args.iter().any(|a| a == "--namespaces") => {
+                vec!["--namespaces".to_owned(), self.ns.clone()]
+            }
+            _ => vec![],
+        };
         let port = free_port();
         // WETIX_OPERATOR_WRAPPER runs the operator under another program (a profiler).
         let wrapper = std::env::var("WETIX_OPERATOR_WRAPPER").ok();
@@ -157,6 +166,7 @@ impl Stack {
             .arg("--metrics-bind-address")
             .arg(format!("127.0.0.1:{port}"))
             .args(&self.extra_args)
+            .args(&namespaces)
             .env("KUBECONFIG", &kubeconfig)
             .env("RUST_LOG", "info,wetix_operator=debug")
             .env_remove("KUBERNETES_SERVICE_HOST")
@@ -180,6 +190,14 @@ impl Stack {
         }
         self.operator = Some(Operator { child });
         self.metrics_port = port;
+    }
+
+    /// The operator's kubeconfig (see [`Cluster::operator_kubeconfig`]) in the stack's
+    /// directory.
+    pub fn write_operator_kubeconfig(&self) -> std::path::PathBuf {
+        let path = self.dir.0.join("kubeconfig");
+        std::fs::write(&path, self.cluster.operator_kubeconfig()).expect("kubeconfig written");
+        path
     }
 
     /// SIGTERM, then waits for a clean exit.
@@ -234,11 +252,11 @@ impl Stack {
     }
 
     pub fn secrets(&self) -> Api<Secret> {
-        Api::namespaced(self.client.clone(), NS)
+        Api::namespaced(self.client.clone(), &self.ns)
     }
 
     pub fn credentials(&self) -> Api<WetixCredential> {
-        Api::namespaced(self.client.clone(), NS)
+        Api::namespaced(self.client.clone(), &self.ns)
     }
 
     /// Creates or replaces the client Secret.
@@ -246,7 +264,7 @@ impl Stack {
         let body = Secret {
             metadata: ObjectMeta {
                 name: Some(name.into()),
-                namespace: Some(NS.into()),
+                namespace: Some(self.ns.clone()),
                 ..ObjectMeta::default()
             },
             data: Some(
@@ -277,7 +295,7 @@ impl Stack {
         let mut body = json!({
             "apiVersion": "wetix.my/v1alpha1",
             "kind": "WetixCredential",
-            "metadata": {"name": name, "namespace": NS},
+            "metadata": {"name": name, "namespace": self.ns},
             "spec": {
                 "server": {"environment": "Sandbox", "url": self.wetix.url()},
                 "clientSecretRef": {"name": "wetix-client"},
@@ -350,7 +368,7 @@ impl Stack {
     /// All Events in the namespace, as JSON text.
     pub async fn events_text(&self) -> String {
         let api: Api<k8s_openapi::api::events::v1::Event> =
-            Api::namespaced(self.client.clone(), NS);
+            Api::namespaced(self.client.clone(), &self.ns);
         let list = api.list(&Default::default()).await.expect("events list");
         serde_json::to_string(&list.items).unwrap()
     }

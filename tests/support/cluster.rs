@@ -1,0 +1,256 @@
+//! The Kubernetes API a test runs against: the emulator (one per test) or the real control
+//! plane (one per test binary, a namespace per test). `WETIX_TEST_CLUSTER` chooses:
+//! `emulator`, `real` or `both` (the default). A test written with [`on_both!`] runs once on
+//! each chosen server.
+//!
+//! Where the real server is chosen but cannot be had (Go missing, the build failed), its
+//! tests fail with the reason; `WETIX_TEST_CLUSTER=emulator` runs the emulator tier alone.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::{
+    Api, Client,
+    api::{ObjectMeta, PostParams},
+};
+use kube_emulator::{Emulator, RequestRecord};
+
+use super::control_plane::{self, ControlPlane};
+use wetix_operator::credential::WetixCredential;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    Emulator,
+    Real,
+}
+
+impl Server {
+    /// Whether `WETIX_TEST_CLUSTER` selects this server.
+    pub fn selected(self) -> bool {
+        let choice = std::env::var("WETIX_TEST_CLUSTER").unwrap_or_else(|_| "both".into());
+        match choice.as_str() {
+            "both" => true,
+            "emulator" => self == Server::Emulator,
+            "real" => self == Server::Real,
+            other => panic!("WETIX_TEST_CLUSTER={other}: expected emulator, real or both"),
+        }
+    }
+}
+
+pub struct Cluster {
+    pub server: Server,
+    /// The test's own namespace (created on the real server).
+    pub namespace: String,
+    /// A client with the admin's rights, defaulting to [`Cluster::namespace`].
+    pub client: Client,
+    emulator: Option<Emulator>,
+    real: Option<Real>,
+}
+
+struct Real {
+    plane: &'static ControlPlane,
+    operator_kubeconfig: String,
+    credential_id: String,
+    audit_from: std::sync::atomic::AtomicU64,
+}
+
+impl Cluster {
+    /// A fresh emulator, or the shared control plane with a new namespace, for the calling
+    /// test.
+    pub async fn start(server: Server) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let namespace = namespace_for_this_test();
+        match server {
+            Server::Emulator => {
+                let emulator = Emulator::start().await.expect("emulator starts");
+                emulator.install_crd(
+                    serde_json::to_value(<WetixCredential as kube::CustomResourceExt>::crd())
+                        .expect("CRD as JSON"),
+                );
+                let mut config = kube::Config::new(emulator.url().parse().expect("emulator URL"));
+                config.default_namespace = namespace.clone();
+                let client = Client::try_from(config).expect("client");
+                Self {
+                    server,
+                    namespace,
+                    client,
+                    emulator: Some(emulator),
+                    real: None,
+                }
+            }
+            Server::Real => {
+                let plane = tokio::task::spawn_blocking(control_plane::shared)
+                    .await
+                    .expect("control plane start-up")
+                    .unwrap_or_else(|why| panic!("the real control plane is not available: {why}\n(WETIX_TEST_CLUSTER=emulator runs the emulator tier alone)"));
+                let client = client_from(&plane.admin_kubeconfig(&namespace)).await;
+                Api::<Namespace>::all(client.clone())
+                    .create(
+                        &PostParams::default(),
+                        &Namespace {
+                            metadata: ObjectMeta {
+                                name: Some(namespace.clone()),
+                                ..ObjectMeta::default()
+                            },
+                            ..Namespace::default()
+                        },
+                    )
+                    .await
+                    .expect("test namespace created");
+                let (operator_kubeconfig, credential_id) = tokio::task::spawn_blocking({
+                    let namespace = namespace.clone();
+                    move || plane.operator_kubeconfig(&namespace)
+                })
+                .await
+                .expect("token request")
+                .expect("a ServiceAccount token from the TokenRequest API");
+                Self {
+                    server,
+                    namespace,
+                    client,
+                    emulator: None,
+                    real: Some(Real {
+                        plane,
+                        operator_kubeconfig,
+                        credential_id,
+                        audit_from: plane.audit_offset().into(),
+                    }),
+                }
+            }
+        }
+    }
+
+    /// The emulator, for what only it can do (fault injection). Panics on the real server.
+    pub fn emulator(&self) -> &Emulator {
+        self.emulator
+            .as_ref()
+            .expect("this test needs the emulator's fault injection")
+    }
+
+    /// The real control plane, on the real server.
+    pub fn control_plane(&self) -> Option<&'static ControlPlane> {
+        self.real.as_ref().map(|r| r.plane)
+    }
+
+    /// The kubeconfig the operator runs with: on the real server the ServiceAccount of
+    /// `deploy/` with a TokenRequest token, so RBAC is what a cluster grants it.
+    pub fn operator_kubeconfig(&self) -> String {
+        match (&self.emulator, &self.real) {
+            (Some(emulator), _) => emulator.kubeconfig_yaml(&self.namespace),
+            (None, Some(real)) => real.operator_kubeconfig.clone(),
+            (None, None) => unreachable!("a cluster is one or the other"),
+        }
+    }
+
+    /// A kubeconfig with the admin's rights, for tools the test runs itself.
+    pub fn admin_kubeconfig(&self) -> String {
+        match (&self.emulator, &self.real) {
+            (Some(emulator), _) => emulator.kubeconfig_yaml(&self.namespace),
+            (None, Some(real)) => real.plane.admin_kubeconfig(&self.namespace),
+            (None, None) => unreachable!("a cluster is one or the other"),
+        }
+    }
+
+    /// What the operator asked the API server for since the last [`Cluster::clear_requests`]:
+    /// the emulator's request log, or the real server's audit log of the operator's token.
+    pub fn operator_requests(&self) -> Vec<RequestRecord> {
+        match (&self.emulator, &self.real) {
+            (Some(emulator), _) => emulator
+                .requests()
+                .into_iter()
+                .filter(|r| {
+                    r.user_agent
+                        .as_deref()
+                        .is_some_and(|ua| ua.starts_with("wetix-operator/"))
+                })
+                .collect(),
+            (None, Some(real)) => {
+                // The audit log is written as each request completes; give the last ones a
+                // moment to land.
+                std::thread::sleep(Duration::from_millis(200));
+                real.plane.requests_since(
+                    real.audit_from.load(std::sync::atomic::Ordering::SeqCst),
+                    &real.credential_id,
+                )
+            }
+            (None, None) => unreachable!("a cluster is one or the other"),
+        }
+    }
+
+    pub fn clear_requests(&self) {
+        match (&self.emulator, &self.real) {
+            (Some(emulator), _) => emulator.clear_requests(),
+            (None, Some(real)) => real.audit_from.store(
+                real.plane.audit_offset(),
+                std::sync::atomic::Ordering::SeqCst,
+            ),
+            (None, None) => unreachable!("a cluster is one or the other"),
+        }
+    }
+}
+
+pub async fn client_from(kubeconfig_yaml: &str) -> Client {
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(kubeconfig_yaml).expect("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .expect("config from kubeconfig");
+    Client::try_from(config).expect("client")
+}
+
+/// A namespace name for the running test, from its name (the test harness names each test's
+/// thread after it), unique within the control plane.
+fn namespace_for_this_test() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("test");
+    let leaf: String = test
+        .rsplit("::")
+        .find(|part| !matches!(*part, "real" | "emulator"))
+        .unwrap_or(test)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(40)
+        .collect();
+    let unique = format!(
+        "{:x}{:x}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    format!("{}-{unique}", leaf.trim_matches('-'))
+}
+
+/// Runs each named `async fn NAME(server: Server)` as two tests, `NAME::emulator` and
+/// `NAME::real`, on the servers `WETIX_TEST_CLUSTER` selects.
+macro_rules! on_both {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread")]
+                async fn emulator() {
+                    $crate::support::cluster::run_on($crate::support::Server::Emulator, super::$name).await
+                }
+                #[tokio::test(flavor = "multi_thread")]
+                async fn real() {
+                    $crate::support::cluster::run_on($crate::support::Server::Real, super::$name).await
+                }
+            }
+        )+
+    };
+}
+pub(crate) use on_both;
+
+/// Runs `test` on `server` if `WETIX_TEST_CLUSTER` selects it.
+pub async fn run_on<F: std::future::Future<Output = ()>>(server: Server, test: fn(Server) -> F) {
+    if server.selected() {
+        test(server).await
+    } else {
+        println!("skipped: WETIX_TEST_CLUSTER does not select {server:?}");
+    }
+}

@@ -1,6 +1,12 @@
 //! The everyday subcommands (`status`, `refresh`, `token`, and the `kubectl-wetix` plugin name),
-//! run as the real binary against the Kubernetes API emulator and the fake WeTix server.
-//! Everything listens on loopback; every child process and every wait is bounded in time.
+//! run as the real binary against a Kubernetes API (the real one and the emulator, see
+//! `support::cluster`) and the fake WeTix server. Everything listens on loopback; every child
+//! process and every wait is bounded in time.
+//!
+//! `status -A` shows every namespace, so on the real server these tests use a control plane of
+//! their own and take turns, each starting from no credentials at all.
+
+mod support;
 
 use std::{
     path::{Path, PathBuf},
@@ -15,9 +21,22 @@ use kube::{
 };
 use kube_emulator::Emulator;
 use serde_json::{Value, json};
+use support::{Server, control_plane, on_both};
 use wetix_operator::credential::WetixCredential;
 
 const NS: &str = "shop";
+
+on_both!(
+    status_prints_a_table_per_namespace_or_across_all,
+    status_of_one_name_shows_the_detail_with_the_ready_message,
+    status_prints_json_and_yaml_for_scripts,
+    an_unknown_credential_exits_2_with_a_clear_message,
+    bad_flags_exit_2_and_name_the_flag,
+    refresh_wait_reports_the_outcome_once_the_operator_handles_the_request,
+    refresh_wait_exits_1_when_the_handled_request_left_it_not_ready,
+    refresh_without_wait_only_sets_the_annotation_and_a_wait_times_out_with_2,
+    the_kubectl_wetix_symlink_answers_as_a_kubectl_plugin,
+);
 const CLIENT_ID: &str = "shop-client";
 const CLIENT_SECRET: &str = "cl1ent-s3cret-value";
 /// The `--now` every table is rendered at, so relative times are stable.
@@ -52,31 +71,73 @@ impl Drop for TempDir {
     }
 }
 
-/// The emulator with the CRD, a kubeconfig for it, and a client for the test's own writes.
+/// A Kubernetes API with the CRD, a kubeconfig for it, and a client for the test's own writes.
 struct Cluster {
-    _emulator: Emulator,
+    _emulator: Option<Emulator>,
+    _turn: Option<std::sync::MutexGuard<'static, ()>>,
     client: Client,
     dir: TempDir,
     kubeconfig: PathBuf,
 }
 
+/// On the real server, one test at a time.
+static REAL_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 impl Cluster {
-    async fn start() -> Self {
+    async fn start(server: Server) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let emulator = Emulator::start().await.expect("emulator starts");
-        emulator.install_crd(
-            serde_json::to_value(<WetixCredential as kube::CustomResourceExt>::crd()).unwrap(),
-        );
-        let mut config = kube::Config::new(emulator.url().parse().unwrap());
-        config.default_namespace = NS.into();
-        let client = Client::try_from(config).unwrap();
         let dir = TempDir::new();
-        let kubeconfig = dir.write("kubeconfig", &emulator.kubeconfig_yaml(NS));
-        Self {
-            _emulator: emulator,
-            client,
-            dir,
-            kubeconfig,
+        match server {
+            Server::Emulator => {
+                let emulator = Emulator::start().await.expect("emulator starts");
+                emulator.install_crd(
+                    serde_json::to_value(<WetixCredential as kube::CustomResourceExt>::crd())
+                        .unwrap(),
+                );
+                let mut config = kube::Config::new(emulator.url().parse().unwrap());
+                config.default_namespace = NS.into();
+                let client = Client::try_from(config).unwrap();
+                let kubeconfig = dir.write("kubeconfig", &emulator.kubeconfig_yaml(NS));
+                Self {
+                    _emulator: Some(emulator),
+                    _turn: None,
+                    client,
+                    dir,
+                    kubeconfig,
+                }
+            }
+            Server::Real => {
+                let plane = tokio::task::spawn_blocking(control_plane::private)
+                    .await
+                    .unwrap()
+                    .unwrap_or_else(|why| panic!("the real control plane is not available: {why}"));
+                let turn = REAL_TURN.lock().unwrap_or_else(|e| e.into_inner());
+                let admin = plane.admin_kubeconfig(NS);
+                let client = support::cluster::client_from(&admin).await;
+                let namespaces: Api<k8s_openapi::api::core::v1::Namespace> =
+                    Api::all(client.clone());
+                for namespace in [NS, "pay"] {
+                    let _ = namespaces
+                        .create(
+                            &PostParams::default(),
+                            &serde_json::from_value(json!({"metadata": {"name": namespace}}))
+                                .unwrap(),
+                        )
+                        .await;
+                    Api::<WetixCredential>::namespaced(client.clone(), namespace)
+                        .delete_collection(&Default::default(), &Default::default())
+                        .await
+                        .expect("credentials of the last test deleted");
+                }
+                let kubeconfig = dir.write("kubeconfig", &admin);
+                Self {
+                    _emulator: None,
+                    _turn: Some(turn),
+                    client,
+                    dir,
+                    kubeconfig,
+                }
+            }
         }
     }
 
@@ -216,8 +277,8 @@ fn printed(mut status: Value) -> Value {
     status
 }
 
-async fn two_namespaces() -> Cluster {
-    let cluster = Cluster::start().await;
+async fn two_namespaces(server: Server) -> Cluster {
+    let cluster = Cluster::start(server).await;
     cluster.credential(NS, "ticketing", healthy_status()).await;
     cluster.credential("pay", "billing", failing_status()).await;
     cluster
@@ -229,9 +290,8 @@ pay         billing     False   InvalidClient   2026-12-20T10:00:00Z (in 4d)    
 shop        ticketing   True    TokenIssued     2027-01-24T10:00:00Z (in 39d)   2027-11-25T10:00:00Z (in 344d)   2027-01-04T08:31:12Z (in 18d)   ticketing-token   0        -
 ";
 
-#[tokio::test]
-async fn status_prints_a_table_per_namespace_or_across_all() {
-    let cluster = two_namespaces().await;
+async fn status_prints_a_table_per_namespace_or_across_all(server: Server) {
+    let cluster = two_namespaces(server).await;
 
     let all = cluster.run(&["status", "-A", "--now", NOW]).await;
     assert_eq!(all.code, 0, "{all:?}");
@@ -259,9 +319,8 @@ ticketing   True    TokenIssued   2027-01-24T10:00:00Z (in 39d)   2027-11-25T10:
     );
 }
 
-#[tokio::test]
-async fn status_of_one_name_shows_the_detail_with_the_ready_message() {
-    let cluster = two_namespaces().await;
+async fn status_of_one_name_shows_the_detail_with_the_ready_message(server: Server) {
+    let cluster = two_namespaces(server).await;
     let out = cluster
         .run(&["status", "-n", "pay", "billing", "--now", NOW])
         .await;
@@ -291,9 +350,8 @@ Observed generation:    1 (current)
     );
 }
 
-#[tokio::test]
-async fn status_prints_json_and_yaml_for_scripts() {
-    let cluster = two_namespaces().await;
+async fn status_prints_json_and_yaml_for_scripts(server: Server) {
+    let cluster = two_namespaces(server).await;
 
     let list = cluster.run(&["status", "-A", "-o", "json"]).await;
     assert_eq!(list.code, 0, "{list:?}");
@@ -329,9 +387,8 @@ async fn status_prints_json_and_yaml_for_scripts() {
     assert_eq!(from_yaml, one);
 }
 
-#[tokio::test]
-async fn an_unknown_credential_exits_2_with_a_clear_message() {
-    let cluster = two_namespaces().await;
+async fn an_unknown_credential_exits_2_with_a_clear_message(server: Server) {
+    let cluster = two_namespaces(server).await;
     for args in [
         &["status", "nope"][..],
         &["refresh", "nope"],
@@ -348,9 +405,8 @@ async fn an_unknown_credential_exits_2_with_a_clear_message() {
     }
 }
 
-#[tokio::test]
-async fn bad_flags_exit_2_and_name_the_flag() {
-    let cluster = Cluster::start().await;
+async fn bad_flags_exit_2_and_name_the_flag(server: Server) {
+    let cluster = Cluster::start(server).await;
     let cases: [(&[&str], &str); 3] = [
         (&["status", "-A", "-n", "shop"], "--namespace"),
         (&["status", "-o", "wide"], "--output"),
@@ -384,9 +440,8 @@ async fn requested_value(api: &Api<WetixCredential>, name: &str) -> String {
     .expect("the refresh annotation appears")
 }
 
-#[tokio::test]
-async fn refresh_wait_reports_the_outcome_once_the_operator_handles_the_request() {
-    let cluster = two_namespaces().await;
+async fn refresh_wait_reports_the_outcome_once_the_operator_handles_the_request(server: Server) {
+    let cluster = two_namespaces(server).await;
     let api = cluster.api(NS);
     let before = jiff::Timestamp::now().as_second();
 
@@ -438,9 +493,8 @@ async fn refresh_wait_reports_the_outcome_once_the_operator_handles_the_request(
     assert!(out.stderr.contains("Waiting up to 20s"), "{out:?}");
 }
 
-#[tokio::test]
-async fn refresh_wait_exits_1_when_the_handled_request_left_it_not_ready() {
-    let cluster = two_namespaces().await;
+async fn refresh_wait_exits_1_when_the_handled_request_left_it_not_ready(server: Server) {
+    let cluster = two_namespaces(server).await;
     let api = cluster.api("pay");
     let kubeconfig = cluster.kubeconfig.clone();
     let waiting = tokio::spawn(async move {
@@ -469,9 +523,8 @@ async fn refresh_wait_exits_1_when_the_handled_request_left_it_not_ready() {
     );
 }
 
-#[tokio::test]
-async fn refresh_without_wait_only_sets_the_annotation_and_a_wait_times_out_with_2() {
-    let cluster = two_namespaces().await;
+async fn refresh_without_wait_only_sets_the_annotation_and_a_wait_times_out_with_2(server: Server) {
+    let cluster = two_namespaces(server).await;
     let out = cluster.run(&["refresh", "ticketing"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(out.stdout, "");
@@ -663,9 +716,8 @@ async fn token_errors_name_the_flag_or_variable_and_never_print_the_secret() {
     assert_eq!(wetix.calls().len(), 1);
 }
 
-#[tokio::test]
-async fn the_kubectl_wetix_symlink_answers_as_a_kubectl_plugin() {
-    let cluster = two_namespaces().await;
+async fn the_kubectl_wetix_symlink_answers_as_a_kubectl_plugin(server: Server) {
+    let cluster = two_namespaces(server).await;
     let plugin = cluster.dir.0.join("kubectl-wetix");
     std::os::unix::fs::symlink(binary(), &plugin).unwrap();
     let env = [("KUBECONFIG", cluster.kubeconfig.as_os_str())];

@@ -34,24 +34,37 @@ pub struct ControlPlane {
 }
 
 static SHARED: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
+static PRIVATE: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
 
 /// The shared control plane, started on first use. An error says why it is not available.
 pub fn shared() -> Result<&'static ControlPlane, String> {
-    SHARED
-        .get_or_init(|| {
-            let plane = ControlPlane::open_or_start()?;
-            plane.install_operator_manifests()?;
-            Ok(plane)
-        })
-        .as_ref()
-        .map_err(Clone::clone)
+    get_or_start(&SHARED, std::env::var_os("WETIX_TEST_CONTROL_PLANE"))
+}
+
+/// A control plane of this test binary's own, never `WETIX_TEST_CONTROL_PLANE`'s: for tests
+/// that look across all namespaces and must see only their own objects.
+pub fn private() -> Result<&'static ControlPlane, String> {
+    get_or_start(&PRIVATE, None)
+}
+
+fn get_or_start(
+    cell: &'static OnceLock<Result<ControlPlane, String>>,
+    running: Option<std::ffi::OsString>,
+) -> Result<&'static ControlPlane, String> {
+    cell.get_or_init(|| {
+        let plane = ControlPlane::open_or_start(running)?;
+        plane.install_operator_manifests()?;
+        Ok(plane)
+    })
+    .as_ref()
+    .map_err(Clone::clone)
 }
 
 impl ControlPlane {
-    fn open_or_start() -> Result<Self, String> {
+    fn open_or_start(running: Option<std::ffi::OsString>) -> Result<Self, String> {
         let script = Path::new(REPO).join("hack/control-plane.sh");
         let bin = run_script(&script, &["bin"], &[])?;
-        let dir = match std::env::var_os("WETIX_TEST_CONTROL_PLANE") {
+        let dir = match running {
             Some(dir) => PathBuf::from(dir),
             None => {
                 let dir = std::env::temp_dir().join(format!(

@@ -37,7 +37,20 @@ built() {
   for b in "${BINARIES[@]}"; do [[ -x "$BIN/$b" ]] || return 1; done
 }
 
+# What the binaries are built from: the pinned modules and the build commands below.
+build_inputs() {
+  cat "$MODULES"/*/go.mod "$MODULES"/*/go.sum
+  declare -f cmd_build
+}
+
 cmd_build() {
+  local stamp
+  stamp="$(build_inputs | sha256sum | cut -d' ' -f1)"
+  if built && [[ "$(cat "$BIN/.inputs" 2>/dev/null)" == "$stamp" ]]; then
+    log "up to date in $BIN"
+    echo "$BIN"
+    return
+  fi
   command -v go >/dev/null || die "go is not on PATH: the real control plane is built from Go modules (Go 1.26+)"
   mkdir -p "$BIN"
   local minor="${KUBE_VERSION#v1.}"; minor="${minor%%.*}"
@@ -53,6 +66,7 @@ cmd_build() {
   (cd "$MODULES/helm" && go build -trimpath \
     -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean" \
     -o "$BIN/helm" helm.sh/helm/v3/cmd/helm)
+  echo "$stamp" >"$BIN/.inputs"
   log "built in $((SECONDS - started)) s"
   echo "$BIN"
 }

@@ -63,9 +63,17 @@ cmd_build() {
   (cd "$MODULES/kubernetes" && go build -trimpath -ldflags "$kube_ldflags" -o "$BIN/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl)
   (cd "$MODULES/etcd" && go build -trimpath -ldflags "-s -w" -o "$BIN/etcd" go.etcd.io/etcd/server/v3)
-  (cd "$MODULES/helm" && go build -trimpath \
-    -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean" \
-    -o "$BIN/helm" helm.sh/helm/v3/cmd/helm)
+  # As helm's Makefile does: the Kubernetes version it assumes without a cluster (for
+  # `helm template` and `lint`) is that of its client-go, not the placeholder v1.20.
+  local helm_kube helm_minor
+  helm_kube="$(cd "$MODULES/helm" && go list -m -f '{{.Version}}' k8s.io/client-go)"
+  helm_minor="${helm_kube#v0.}"; helm_minor="${helm_minor%%.*}"
+  local helm_ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  helm_ldflags+=" -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+  for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+    helm_ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$helm_minor"
+  done
+  (cd "$MODULES/helm" && go build -trimpath -ldflags "$helm_ldflags" -o "$BIN/helm" helm.sh/helm/v3/cmd/helm)
   echo "$stamp" >"$BIN/.inputs"
   log "built in $((SECONDS - started)) s"
   echo "$BIN"

@@ -62,10 +62,8 @@ fn get_or_start(
 
 impl ControlPlane {
     fn open_or_start(running: Option<std::ffi::OsString>) -> Result<Self, String> {
-        let script = Path::new(REPO).join("hack/control-plane.sh");
-        let bin = run_script(&script, &["bin"], &[])?;
-        let dir = match running {
-            Some(dir) => PathBuf::from(dir),
+        match running {
+            Some(dir) => Self::open(PathBuf::from(dir)),
             None => {
                 let dir = std::env::temp_dir().join(format!(
                     "wetix-control-plane-{}-{}",
@@ -75,13 +73,17 @@ impl ControlPlane {
                 let crd = format!("{REPO}/crds/wetixcredentials.yaml");
                 let pid = std::process::id().to_string();
                 run_script(
-                    &script,
                     &["up", dir.to_str().ok_or("temp dir is not UTF-8")?, &crd],
                     &[("WETIX_CONTROL_PLANE_OWNER_PID", &pid)],
                 )?;
-                dir
+                Self::open(dir)
             }
-        };
+        }
+    }
+
+    /// The control plane up in `dir`.
+    fn open(dir: PathBuf) -> Result<Self, String> {
+        let bin = run_script(&["bin"], &[])?;
         let read = |name: &str| {
             std::fs::read_to_string(dir.join(name)).map_err(|e| {
                 format!(
@@ -263,8 +265,28 @@ fn jwt_claim(token: &str, claim: &str) -> Option<String> {
     claims[claim].as_str().map(str::to_owned)
 }
 
-fn run_script(script: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<String, String> {
-    let output = Command::new(script)
+/// A control plane of the calling test's own with nothing but the CRD, for a test that
+/// installs the rest itself; it goes down when dropped (and with the test binary).
+pub struct Bare(pub ControlPlane);
+
+impl Bare {
+    pub fn start() -> Result<Self, String> {
+        ControlPlane::open_or_start(None).map(Self)
+    }
+}
+
+impl Drop for Bare {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.dir.to_str() {
+            let _ = run_script(&["down", dir], &[]);
+        }
+        let _ = std::fs::remove_dir_all(&self.0.dir);
+    }
+}
+
+fn run_script(args: &[&str], env: &[(&str, &str)]) -> Result<String, String> {
+    let script = Path::new(REPO).join("hack/control-plane.sh");
+    let output = Command::new(&script)
         .args(args)
         .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())

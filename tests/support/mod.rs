@@ -7,6 +7,7 @@
 pub mod cluster;
 pub mod control_plane;
 
+#[allow(unused_imports)]
 pub(crate) use cluster::on_both;
 pub use cluster::{Cluster, Server};
 

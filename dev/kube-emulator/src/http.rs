@@ -1,5 +1,6 @@
-//! HTTP routing: parses Kubernetes API paths and query parameters and dispatches to the
-//! store, the write path, watches and discovery. Also logs requests and applies faults.
+//! HTTP routing: parses Kubernetes API paths, query parameters and request bodies (JSON,
+//! YAML, protobuf) and dispatches to the store, the write path, watches and discovery. Also
+//! logs requests and applies faults.
 
 use crate::discovery;
 use crate::faults::{FaultState, RequestRecord};
@@ -329,11 +330,17 @@ async fn route(
                 ));
             }
             let ns = ns.unwrap_or_default();
-            let obj = shared
-                .store()
+            let store = shared.store();
+            if let Some(want) = parse_rv(q.get("resourceVersion"))?
+                && want > store.current_rv()
+            {
+                return Err(too_large_rv(want, store.current_rv()));
+            }
+            let obj = store
                 .get(&rt.storage_key(), &(ns, name.to_string()))
                 .cloned()
                 .ok_or_else(|| ApiError::not_found(&rt.plural, &rt.group, name))?;
+            drop(store);
             let out = match table {
                 Some(t) => table::single(&rt, t, obj, true),
                 None => present(&rt, obj, form == Form::Meta),
@@ -353,13 +360,14 @@ async fn route(
             let answer = {
                 let mut store = shared.store();
                 match (verb, name) {
-                    ("create", _) => write::create(&mut store, &ctx, parse_json(body)?),
-                    ("update", Some(n)) => write::replace(&mut store, &ctx, n, parse_json(body)?),
+                    ("create", _) => {
+                        write::create(&mut store, &ctx, parse_body(&rt, headers, body)?)
+                    }
+                    ("update", Some(n)) => {
+                        write::replace(&mut store, &ctx, n, parse_body(&rt, headers, body)?)
+                    }
                     ("patch", Some(n)) => {
-                        let ct = headers
-                            .get("content-type")
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("");
+                        let ct = content_type(headers);
                         let kind = PatchKind::from_content_type(ct).ok_or_else(|| {
                             ApiError::unsupported_media_type(
                                 ct,
@@ -374,9 +382,12 @@ async fn route(
                         let force = q.get("force").is_some_and(|f| f == "true");
                         write::patch(&mut store, &ctx, n, kind, body, force)
                     }
-                    ("delete", Some(n)) => {
-                        write::delete(&mut store, &ctx, n, &DeleteOptions::parse(body, q))
-                    }
+                    ("delete", Some(n)) => write::delete(
+                        &mut store,
+                        &ctx,
+                        n,
+                        &DeleteOptions::parse(&delete_body(headers, body), q),
+                    ),
                     _ => Err(ApiError::method_not_allowed()),
                 }
             };
@@ -393,9 +404,38 @@ async fn route(
     }
 }
 
-fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
+fn content_type(headers: &HeaderMap) -> &str {
+    headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// The object of a create or update: JSON, YAML or (built-in kinds) protobuf.
+fn parse_body(rt: &ResourceType, headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+    let ct = content_type(headers);
+    if crate::protobuf::is_protobuf(ct) {
+        return crate::protobuf::decode(body, &rt.group, &rt.version, &rt.kind);
+    }
+    let media = ct.split(';').next().unwrap_or("").trim();
+    if media.eq_ignore_ascii_case("application/yaml") {
+        let text = std::str::from_utf8(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding request body: {e}")))?;
+        return serde_saphyr::from_str(text)
+            .map_err(|e| ApiError::bad_request(format!("error decoding request body: {e}")));
+    }
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("error decoding request body: {e}")))
+}
+
+/// A DELETE body as JSON: protobuf DeleteOptions are converted.
+fn delete_body<'a>(headers: &HeaderMap, body: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+    if crate::protobuf::is_protobuf(content_type(headers))
+        && let Some(json) = crate::protobuf::delete_options(body)
+    {
+        return json.into();
+    }
+    body.into()
 }
 
 /// The field manager of a write: `fieldManager`, else the User-Agent up to its first `/` (M5).
@@ -452,6 +492,19 @@ fn parse_rv(s: Option<&String>) -> Result<Option<u64>, ApiError> {
             .map(Some)
             .map_err(|_| ApiError::bad_request(format!("invalid resource version {v:?}"))),
     }
+}
+
+/// 504 for a get or list at a resourceVersion the store has not reached (W9).
+fn too_large_rv(want: u64, current: u64) -> ApiError {
+    ApiError::new(
+        504,
+        "Timeout",
+        format!("Timeout: Too large resource version: {want}, current: {current}"),
+    )
+    .with_details(json!({
+        "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+        "retryAfterSeconds": 1
+    }))
 }
 
 fn watch_request(
@@ -598,17 +651,26 @@ fn list(
     let current = store.current_rv();
     let exact = rvm.is_some_and(|m| m == "Exact")
         || (rvm.is_none() && q.get("limit").is_some() && rv.is_some_and(|r| r != "0"));
-    if exact
-        && cont.is_none()
-        && let Some(want) = parse_rv(rv)?
-        && want < current
+    let want = if cont.is_none() { parse_rv(rv)? } else { None };
+    if let Some(want) = want
+        && want > current
     {
-        return Err(ApiError::new(
-            410,
-            "Expired",
-            format!("The resourceVersion for the provided list is too old: {want}"),
-        ));
+        return Err(too_large_rv(want, current));
     }
+    // An Exact read of an earlier version is served from the history (L2).
+    let past = match want {
+        Some(want) if exact && want < current => Some((
+            want,
+            store.objects_at(&rt.storage_key(), want).ok_or_else(|| {
+                ApiError::new(
+                    410,
+                    "Expired",
+                    "The resourceVersion for the provided list is too old.",
+                )
+            })?,
+        )),
+        _ => None,
+    };
     let (list_rv, after) = match cont {
         Some(token) => {
             if rv.is_some_and(|r| r != "0") {
@@ -620,7 +682,7 @@ fn list(
                 .ok_or_else(|| ApiError::bad_request("continue key is not valid"))?;
             (rv, Some((ns, name)))
         }
-        None => (current, None),
+        None => (past.as_ref().map_or(current, |(rv, _)| *rv), None),
     };
     let limit = q
         .get("limit")
@@ -630,19 +692,23 @@ fn list(
     // looking into them when there are no selectors.
     let (scan_ns, name) = lookup(rt, ns, &fields);
     let everything = labels.is_empty() && fields.is_empty();
-    let mut matching = store
-        .range(
+    let objects = match &past {
+        Some((_, objects)) => {
+            crate::store::range_in(objects, scan_ns.as_deref(), name.as_deref(), after.as_ref())
+        }
+        None => store.range(
             &rt.storage_key(),
             scan_ns.as_deref(),
             name.as_deref(),
             after.as_ref(),
-        )
-        .filter(|o| {
-            everything || {
-                let o = rt.view(o);
-                labels.matches(&o) && fields.matches(&o)
-            }
-        });
+        ),
+    };
+    let mut matching = objects.filter(|o| {
+        everything || {
+            let o = rt.view(o);
+            labels.matches(&o) && fields.matches(&o)
+        }
+    });
     let items: Vec<Value> = matching
         .by_ref()
         .take(limit.unwrap_or(usize::MAX))

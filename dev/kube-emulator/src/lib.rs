@@ -5,14 +5,16 @@
 //! metadata, writes, server-side apply, list and watch semantics, error bodies, garbage collection.
 //!
 //! Module map, following a request:
-//! - [`http`]: routing of API paths, the request log and fault checks.
+//! - [`http`]: routing of API paths, request bodies (JSON, YAML, or [`protobuf`] for
+//!   built-in kinds), the request log and fault checks.
 //! - [`discovery`]: `/version`, `/api`, `/apis` and resource lists.
 //! - [`resources`]: the kinds served, built-in and from CRDs; [`events`]: the two shapes of
 //!   Events (core v1 and events.k8s.io/v1) over one stored resource.
 //! - [`store`]: objects, the resourceVersion counter, change history and watch channels.
 //! - [`write`]: create, replace, patch, apply and delete with server-maintained metadata.
 //! - [`apply`]: managedFields and server-side apply; [`patch`]: the other patch types.
-//! - [`schema`]: CRD defaulting, pruning and validation; [`validation`]: built-in rules.
+//! - [`schema`]: CRD defaulting, pruning and validation; [`validation`]: built-in rules and
+//!   ObjectMeta syntax (names, labels, annotations).
 //! - [`selectors`]: label and field selectors; [`watch`]: watch streams.
 //! - [`table`]: the `Table` form for kubectl (server-side printing); [`jsonpath`]: the
 //!   JSONPath subset its printer columns use.
@@ -28,6 +30,7 @@ pub mod gc;
 pub mod http;
 pub mod jsonpath;
 pub mod patch;
+pub mod protobuf;
 pub mod resources;
 pub mod schema;
 pub mod selectors;

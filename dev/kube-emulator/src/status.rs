@@ -32,6 +32,13 @@ impl Cause {
             field: field.into(),
         }
     }
+    pub fn too_long(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Cause {
+            reason: "FieldValueTooLong",
+            message: message.into(),
+            field: field.into(),
+        }
+    }
     pub fn not_supported(field: impl Into<String>, message: impl Into<String>) -> Self {
         Cause {
             reason: "FieldValueNotSupported",

@@ -1,6 +1,6 @@
 //! The in-memory object store: one resourceVersion counter for every write (M3), the objects
-//! of every served resource, a bounded change history for watch replay (W3/W4) and the
-//! channels of open watches.
+//! of every served resource, a bounded change history for watch replay (W3/W4) and Exact
+//! lists of earlier versions (L2), and the channels of open watches.
 //!
 //! Requests cost what they touch, not what is stored: objects are kept ordered by
 //! (namespace, name) so gets are lookups and lists walk only their namespace or page, and
@@ -21,8 +21,9 @@ pub type ObjKey = (String, String);
 /// Where one object lives.
 pub type Loc = (ResKey, ObjKey);
 
-/// How many changes are kept for watches that resume from an older resourceVersion.
-/// Older resumptions get a 410 Expired ERROR event and relist, as after etcd compaction.
+/// How many changes are kept for watches that resume from an older resourceVersion and for
+/// Exact lists. Older resumptions get a 410 Expired ERROR event and relist, as after etcd
+/// compaction; older Exact lists get HTTP 410.
 pub const HISTORY_LIMIT: usize = 10_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +51,8 @@ pub enum WatchStart {
     Snapshot(Vec<Value>),
     /// Every change after the requested resourceVersion, then live changes.
     Replay(Vec<Arc<Change>>),
-    /// History no longer reaches back to the requested version (W4).
+    /// History does not reach the requested version (W4). `oldest` is the newest version
+    /// no longer in the history, as the real server's message names it.
     TooOld { requested: u64, oldest: u64 },
 }
 
@@ -118,6 +120,7 @@ impl Store {
         };
         let ns = json!({"apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": "default", "uid": uuid::Uuid::new_v4().to_string(),
+                "labels": {"kubernetes.io/metadata.name": "default"},
                 "creationTimestamp": crate::clock::now_seconds()},
             "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
         s.commit(&("".into(), "namespaces".into()), ns, None);
@@ -165,36 +168,34 @@ impl Store {
         name: Option<&str>,
         after: Option<&ObjKey>,
     ) -> Box<dyn Iterator<Item = &'a Value> + 'a> {
-        let Some(m) = self.objects.get(key) else {
-            return Box::new(std::iter::empty());
-        };
-        let after_ok = |k: &ObjKey| after.is_none_or(|a| k > a);
-        match (ns, name) {
-            (Some(ns), Some(name)) => {
-                let k = (ns.to_string(), name.to_string());
-                let hit = m.get(&k).filter(|_| after_ok(&k));
-                Box::new(hit.into_iter())
+        match self.objects.get(key) {
+            Some(m) => range_in(m, ns, name, after),
+            None => Box::new(std::iter::empty()),
+        }
+    }
+
+    /// The objects of one resource as they were at `rv`, rebuilt from the change history;
+    /// None when the history no longer reaches back that far or `rv` was never written.
+    pub fn objects_at(&self, key: &ResKey, rv: u64) -> Option<BTreeMap<ObjKey, Value>> {
+        if rv < self.compacted_rv || rv > self.rv {
+            return None;
+        }
+        let mut m = self.objects.get(key).cloned().unwrap_or_default();
+        for c in self.history.iter().rev().take_while(|c| c.rv > rv) {
+            if c.key != *key {
+                continue;
             }
-            (Some(ns), None) => {
-                let start = match after {
-                    Some(a) if a.0.as_str() > ns => return Box::new(std::iter::empty()),
-                    Some(a) if a.0 == ns => Bound::Excluded(a.clone()),
-                    _ => Bound::Included((ns.to_string(), String::new())),
-                };
-                // The first key past the namespace: names never contain NUL.
-                let end = Bound::Excluded((format!("{ns}\0"), String::new()));
-                Box::new(m.range((start, end)).map(|(_, v)| v))
-            }
-            (None, name) => {
-                let start = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.clone()));
-                let name = name.map(str::to_string);
-                Box::new(
-                    m.range((start, Bound::Unbounded))
-                        .filter(move |((_, n), _)| name.as_ref().is_none_or(|name| name == n))
-                        .map(|(_, v)| v),
-                )
+            let ok = obj_key(&c.object);
+            match (&c.previous, c.kind) {
+                (Some(p), ChangeKind::Modified | ChangeKind::Deleted) => {
+                    m.insert(ok, p.clone());
+                }
+                _ => {
+                    m.remove(&ok);
+                }
             }
         }
+        Some(m)
     }
 
     /// Takes the next object the garbage collector has to look at.
@@ -351,9 +352,11 @@ impl Store {
                     .cloned()
                     .collect(),
             ),
-            Some(rv) if rv < self.compacted_rv => WatchStart::TooOld {
+            // Older than the history, or newer than anything this store wrote (a version
+            // from an earlier emulator): either way the client must relist (W4).
+            Some(rv) if rv < self.compacted_rv || rv > self.rv => WatchStart::TooOld {
                 requested: rv,
-                oldest: self.compacted_rv + 1,
+                oldest: self.compacted_rv,
             },
             Some(rv) => {
                 // History is in resourceVersion order: skip straight to the first change after `rv`.
@@ -386,6 +389,42 @@ impl Store {
     /// Ends every open watch stream.
     pub fn drop_watches(&mut self) {
         self.watchers.clear();
+    }
+}
+
+/// [`Store::range`] over one resource's objects.
+pub fn range_in<'a>(
+    m: &'a BTreeMap<ObjKey, Value>,
+    ns: Option<&str>,
+    name: Option<&str>,
+    after: Option<&ObjKey>,
+) -> Box<dyn Iterator<Item = &'a Value> + 'a> {
+    let after_ok = |k: &ObjKey| after.is_none_or(|a| k > a);
+    match (ns, name) {
+        (Some(ns), Some(name)) => {
+            let k = (ns.to_string(), name.to_string());
+            let hit = m.get(&k).filter(|_| after_ok(&k));
+            Box::new(hit.into_iter())
+        }
+        (Some(ns), None) => {
+            let start = match after {
+                Some(a) if a.0.as_str() > ns => return Box::new(std::iter::empty()),
+                Some(a) if a.0 == ns => Bound::Excluded(a.clone()),
+                _ => Bound::Included((ns.to_string(), String::new())),
+            };
+            // The first key past the namespace: names never contain NUL.
+            let end = Bound::Excluded((format!("{ns}\0"), String::new()));
+            Box::new(m.range((start, end)).map(|(_, v)| v))
+        }
+        (None, name) => {
+            let start = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.clone()));
+            let name = name.map(str::to_string);
+            Box::new(
+                m.range((start, Bound::Unbounded))
+                    .filter(move |((_, n), _)| name.as_ref().is_none_or(|name| name == n))
+                    .map(|(_, v)| v),
+            )
+        }
     }
 }
 

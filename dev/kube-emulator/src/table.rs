@@ -57,8 +57,9 @@ enum Cell {
     Name,
     /// A JSONPath and the column's type; `None` when the path does not parse.
     Path(Option<JsonPath>, String),
-    /// The number of keys in a Secret's `data`.
-    DataCount,
+    /// The number of keys in the maps at these top-level fields (Secret and ConfigMap data)
+    /// or of items in the list there (a ServiceAccount's secrets).
+    Count(&'static [&'static str]),
     /// One of the real server's Event columns, by position in [`event_cells`].
     Event(usize),
 }
@@ -132,9 +133,17 @@ fn columns(rt: &ResourceType) -> Vec<Column> {
                     "Data contains the secret data. Each key must consist of alphanumeric characters, '-', '_' or '.'.",
                     0,
                 ),
-                cell: Cell::DataCount,
+                cell: Cell::Count(&["data"]),
             });
         }
+        ("", "configmaps") => out.push(Column {
+            definition: definition("Data", "string", "", "", 0),
+            cell: Cell::Count(&["data", "binaryData"]),
+        }),
+        ("", "serviceaccounts") => out.push(Column {
+            definition: definition("Secrets", "string", "", "", 0),
+            cell: Cell::Count(&["secrets"]),
+        }),
         ("", "namespaces") => out.push(path_column(
             "Status",
             ".status.phase",
@@ -311,10 +320,16 @@ fn row(
 fn cell(cell: &Cell, obj: &Value, now: Timestamp) -> Value {
     match cell {
         Cell::Name => obj.pointer("/metadata/name").cloned().unwrap_or(json!("")),
-        Cell::DataCount => json!(
-            obj.get("data")
-                .and_then(Value::as_object)
-                .map_or(0, |m| m.len())
+        Cell::Count(fields) => json!(
+            fields
+                .iter()
+                .filter_map(|f| obj.get(*f))
+                .map(|v| match v {
+                    Value::Object(m) => m.len(),
+                    Value::Array(a) => a.len(),
+                    _ => 0,
+                })
+                .sum::<usize>()
         ),
         Cell::Event(i) => event_cells(&crate::events::to_core(obj.clone()), now)[*i].clone(),
         Cell::Path(None, _) => Value::Null,

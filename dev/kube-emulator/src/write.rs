@@ -108,6 +108,26 @@ fn normalize_secret(obj: &mut Value) {
     }
 }
 
+/// Namespaces: the `kubernetes.io/metadata.name` label always names the namespace; a new
+/// one gets the `kubernetes` finalizer and phase Active.
+fn normalize_namespace(obj: &mut Value, created: bool) {
+    let name = name_of(obj).to_string();
+    let meta = meta_mut(obj);
+    if !meta.get("labels").is_some_and(Value::is_object) {
+        meta.insert("labels".into(), json!({}));
+    }
+    meta["labels"]["kubernetes.io/metadata.name"] = json!(name);
+    if created {
+        if obj.pointer("/spec/finalizers").is_none() {
+            if !obj.get("spec").is_some_and(Value::is_object) {
+                obj["spec"] = json!({});
+            }
+            obj["spec"]["finalizers"] = json!(["kubernetes"]);
+        }
+        obj["status"] = json!({"phase": "Active"});
+    }
+}
+
 /// Makes `new` a proper stored object, validates it and commits it, or answers the no-op.
 fn finish(
     store: &mut Store,
@@ -136,7 +156,8 @@ fn finish(
     }
     let name = name_of(&new).to_string();
 
-    let mut causes = validation::metadata(&new, old);
+    let namespace_kind = rt.builtin && rt.group.is_empty() && rt.plural == "namespaces";
+    let mut causes = validation::metadata(&new, old, namespace_kind);
     if !causes.is_empty() {
         return Err(invalid(ctx, &name, causes));
     }
@@ -199,6 +220,9 @@ fn finish(
     // Kind-specific normalisation, schema and validation.
     if rt.group.is_empty() && rt.plural == "secrets" {
         normalize_secret(&mut new);
+    }
+    if namespace_kind {
+        normalize_namespace(&mut new, old.is_none());
     }
     if let Some(s) = &rt.schema {
         schema::prune_root(&mut new, s);

@@ -37,7 +37,7 @@ fn main() {
 }
 
 async fn fleet(n: usize) {
-    let mut stack = Stack::start(ACCESS_SECS, 24 * 3600).await;
+    let mut stack = Stack::start(Server::Emulator, ACCESS_SECS, 24 * 3600).await;
     stack
         .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
         .await;
@@ -45,7 +45,7 @@ async fn fleet(n: usize) {
     for i in 0..n {
         let credential: WetixCredential = serde_json::from_value(json!({
             "apiVersion": "wetix.my/v1alpha1", "kind": "WetixCredential",
-            "metadata": {"name": format!("c{i:05}"), "namespace": NS},
+            "metadata": {"name": format!("c{i:05}"), "namespace": stack.ns},
             "spec": {
                 "server": {"environment": "Sandbox", "url": stack.wetix.url()},
                 "clientSecretRef": {"name": "wetix-client"}
@@ -56,7 +56,7 @@ async fn fleet(n: usize) {
             .await
             .unwrap();
     }
-    stack.emulator.clear_requests();
+    stack.cluster.emulator().clear_requests();
 
     let started = Instant::now();
     stack.start_operator().await;
@@ -64,7 +64,7 @@ async fn fleet(n: usize) {
     let issued_in = started.elapsed();
     let issue_requests = operator_requests(&stack);
     let rss_after_issue = stack.operator_memory();
-    stack.emulator.clear_requests();
+    stack.cluster.emulator().clear_requests();
     stack.wetix.clear_calls();
 
     wait_all(&stack, n, "TokenRefreshed").await;
@@ -119,7 +119,7 @@ async fn wait_all(stack: &Stack, n: usize, reason: &str) {
 /// The operator's requests by "METHOD resource".
 fn operator_requests(stack: &Stack) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
-    for r in stack.emulator.requests() {
+    for r in stack.cluster.emulator().requests() {
         if !r
             .user_agent
             .as_deref()

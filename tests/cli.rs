@@ -74,14 +74,14 @@ impl Drop for TempDir {
 /// A Kubernetes API with the CRD, a kubeconfig for it, and a client for the test's own writes.
 struct Cluster {
     _emulator: Option<Emulator>,
-    _turn: Option<std::sync::MutexGuard<'static, ()>>,
+    _turn: Option<tokio::sync::MutexGuard<'static, ()>>,
     client: Client,
     dir: TempDir,
     kubeconfig: PathBuf,
 }
 
 /// On the real server, one test at a time.
-static REAL_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static REAL_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 impl Cluster {
     async fn start(server: Server) -> Self {
@@ -111,7 +111,7 @@ impl Cluster {
                     .await
                     .unwrap()
                     .unwrap_or_else(|why| panic!("the real control plane is not available: {why}"));
-                let turn = REAL_TURN.lock().unwrap_or_else(|e| e.into_inner());
+                let turn = REAL_TURN.lock().await;
                 let admin = plane.admin_kubeconfig(NS);
                 let client = support::cluster::client_from(&admin).await;
                 let namespaces: Api<k8s_openapi::api::core::v1::Namespace> =

@@ -223,16 +223,15 @@ async fn event_reporters(stack: &Stack) -> Vec<String> {
 }
 
 /// On the real server, one test at a time holds the shared Lease.
-static REAL_LEASE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static REAL_LEASE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The stack, the operator's kubeconfig, and on the real server the turn at the Lease, which
 /// starts with no Lease at all.
-async fn stack(server: Server) -> (Stack, PathBuf, Option<std::sync::MutexGuard<'static, ()>>) {
-    let turn = (server == Server::Real).then(|| {
-        REAL_LEASE
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    });
+async fn stack(server: Server) -> (Stack, PathBuf, Option<tokio::sync::MutexGuard<'static, ()>>) {
+    let turn = match server {
+        Server::Real => Some(REAL_LEASE.lock().await),
+        Server::Emulator => None,
+    };
     let stack = Stack::start(server, 3600, 86_400).await;
     if turn.is_some() {
         let _ = leases(&stack).delete(LEASE_NAME, &Default::default()).await;

@@ -249,7 +249,12 @@ pub(crate) use on_both;
 /// Runs `test` on `server` if `WETIX_TEST_CLUSTER` selects it.
 pub async fn run_on<F: std::future::Future<Output = ()>>(server: Server, test: fn(Server) -> F) {
     if server.selected() {
-        test(server).await
+        let started = std::time::Instant::now();
+        test(server).await;
+        println!(
+            "ran on {server:?} in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
     } else {
         println!("skipped: WETIX_TEST_CLUSTER does not select {server:?}");
     }

@@ -205,7 +205,8 @@ EOF
 
   # With an owner, the control plane goes down when that process ends, however it ends.
   if [[ -n "${WETIX_CONTROL_PLANE_OWNER_PID:-}" ]]; then
-    local owner="$WETIX_CONTROL_PLANE_OWNER_PID" self="${BASH_SOURCE[0]}"
+    local owner="$WETIX_CONTROL_PLANE_OWNER_PID" self="$ROOT/hack/control-plane.sh"
+    # shellcheck disable=SC2016 # the inner script expands its own arguments
     setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 0.5; done; exec "$2" down "$3"' \
       watch "$owner" "$self" "$dir" >"$dir/watch.log" 2>&1 </dev/null &
     echo $! >"$dir/watch.pid"
@@ -216,7 +217,7 @@ EOF
 }
 
 cmd_down() {
-  local dir="${1:?usage: hack/control-plane.sh down DIR}" name pid
+  local dir="${1:?usage: hack/control-plane.sh down DIR}" name
   for name in kube-controller-manager kube-apiserver etcd; do
     alive "$dir/$name.pid" && kill -TERM "$(cat "$dir/$name.pid")" 2>/dev/null || true
   done

@@ -12,8 +12,9 @@
 #                                   when that process ends.
 #   hack/control-plane.sh down DIR  stops what `up DIR` started
 #
-# Nothing listens beyond 127.0.0.1. Binaries go to target/control-plane/<versions>/, and Go's
-# module and build caches are reused, so a second build takes seconds.
+# Nothing listens beyond 127.0.0.1. Binaries go to ~/.cache/wetix-operator/control-plane/
+# <versions>/ (WETIX_CONTROL_PLANE_CACHE moves it), outside any checkout so that every clone
+# shares them; Go's module and build caches are reused too, so a second build takes seconds.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MODULES="$ROOT/hack/control-plane"
@@ -26,7 +27,8 @@ module_version() { # MODULE-DIR MODULE-PATH: the version go.mod pins
 KUBE_VERSION="$(module_version kubernetes k8s.io/kubernetes)"
 ETCD_VERSION="$(module_version etcd go.etcd.io/etcd/server/v3)"
 HELM_VERSION="$(module_version helm helm.sh/helm/v3)"
-BIN="${WETIX_CONTROL_PLANE_BIN:-$ROOT/target/control-plane/kube-$KUBE_VERSION-etcd-$ETCD_VERSION-helm-$HELM_VERSION}"
+CACHE="${WETIX_CONTROL_PLANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wetix-operator/control-plane}"
+BIN="$CACHE/kube-$KUBE_VERSION-etcd-$ETCD_VERSION-helm-$HELM_VERSION"
 BINARIES=(etcd kube-apiserver kube-controller-manager kubectl helm)
 
 log() { echo "control-plane: $*" >&2; }

@@ -9,7 +9,7 @@
 #                                   state in DIR, applies the MANIFESTs (CRDs, say), writes
 #                                   DIR/kubeconfig (admin) and prints `ready`. With
 #                                   WETIX_CONTROL_PLANE_OWNER_PID set, it goes down by itself
-#                                   when that process ends.
+#                                   when that process ends, and DIR is removed.
 #   hack/control-plane.sh down DIR  stops what `up DIR` started
 #
 # Nothing listens beyond 127.0.0.1. Binaries go to ~/.cache/wetix-operator/control-plane/
@@ -209,7 +209,7 @@ EOF
   if [[ -n "${WETIX_CONTROL_PLANE_OWNER_PID:-}" ]]; then
     local owner="$WETIX_CONTROL_PLANE_OWNER_PID" self="$ROOT/hack/control-plane.sh"
     # shellcheck disable=SC2016 # the inner script expands its own arguments
-    setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 0.5; done; exec "$2" down "$3"' \
+    setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 0.5; done; "$2" down "$3" && rm -rf "$3"' \
       watch "$owner" "$self" "$dir" >"$dir/watch.log" 2>&1 </dev/null &
     echo $! >"$dir/watch.pid"
   fi
@@ -229,7 +229,8 @@ cmd_down() {
     alive "$dir/$name.pid" && kill -KILL "$(cat "$dir/$name.pid")" 2>/dev/null || true
     rm -f "$dir/$name.pid"
   done
-  if alive "$dir/watch.pid" && [[ "$(cat "$dir/watch.pid")" != "$$" ]]; then
+  # Not when the watch itself (our parent) brings the control plane down.
+  if alive "$dir/watch.pid" && [[ "$(cat "$dir/watch.pid")" != "$PPID" ]]; then
     kill "$(cat "$dir/watch.pid")" 2>/dev/null || true
   fi
   rm -f "$dir/watch.pid"

@@ -27,6 +27,11 @@ fn max_len_error(n: usize) -> String {
     format!("must be no more than {n} characters")
 }
 
+/// What the real server says of label keys' name parts and label values that are too long.
+fn max_bytes_error(n: usize) -> String {
+    format!("must be no more than {n} bytes")
+}
+
 fn regex_error(msg: &str, fmt: &str, examples: &[&str]) -> String {
     // As `RegexError` builds it, double space before "or" included.
     let examples: Vec<String> = examples.iter().map(|e| format!("'{e}', ")).collect();
@@ -58,7 +63,10 @@ pub fn dns1123_label(value: &str) -> Vec<String> {
     if value.len() > 63 {
         errs.push(max_len_error(63));
     }
-    if !DNS1123_LABEL.is_match(value) {
+    if !DNS1123_LABEL.is_match(value) && DNS1123_SUBDOMAIN.is_match(value) {
+        // A valid subdomain but for its dots.
+        errs.push("must not contain dots".to_string());
+    } else if !DNS1123_LABEL.is_match(value) {
         errs.push(regex_error(
             "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
             DNS1123_LABEL_FMT,
@@ -99,7 +107,7 @@ pub fn qualified_name(value: &str) -> Vec<String> {
     if name.is_empty() {
         errs.push("name part must be non-empty".to_string());
     } else if name.len() > 63 {
-        errs.push(format!("name part {}", max_len_error(63)));
+        errs.push(format!("name part {}", max_bytes_error(63)));
     }
     if !QUALIFIED_NAME.is_match(name) {
         errs.push(format!(
@@ -118,7 +126,7 @@ pub fn qualified_name(value: &str) -> Vec<String> {
 pub fn label_value(value: &str) -> Vec<String> {
     let mut errs = Vec::new();
     if value.len() > 63 {
-        errs.push(max_len_error(63));
+        errs.push(max_bytes_error(63));
     }
     if !LABEL_VALUE.is_match(value) {
         errs.push(regex_error(
@@ -373,7 +381,31 @@ fn event(new: &Value, old: Option<&Value>) -> Vec<Cause> {
             }
         }
     } else {
-        if str_at(new, "eventTime").is_none() {
+        // The rule kept from core v1 Events, checked first: the regarded object's namespace
+        // matches the Event's, where an empty one is accepted only in `default` (and, for
+        // Events with an eventTime, `kube-system`).
+        let regarding_ns = new
+            .pointer("/regarding/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let ns = new
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let has_time = str_at(new, "eventTime").is_some();
+        let mismatch = match (regarding_ns.is_empty(), has_time) {
+            (true, false) => !matches!(ns, "" | "default"),
+            (true, true) => !matches!(ns, "default" | "kube-system"),
+            (false, false) => ns != regarding_ns,
+            (false, true) => false,
+        };
+        if mismatch {
+            causes.push(Cause::invalid(
+                "involvedObject.namespace",
+                format!("Invalid value: {regarding_ns:?}: does not match event.namespace"),
+            ));
+        }
+        if !has_time {
             causes.push(Cause::required("eventTime"));
         }
         match str_at(new, "type") {
@@ -405,23 +437,6 @@ fn event(new: &Value, old: Option<&Value>) -> Vec<Cause> {
             if new.get(*f).is_some_and(|v| !v.is_null()) {
                 causes.push(Cause::invalid(*f, "Invalid value: needs to be unset"));
             }
-        }
-        let regarding_ns = new
-            .pointer("/regarding/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let ns = new
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if new.get("regarding").is_some()
-            && regarding_ns.is_empty()
-            && !matches!(ns, "default" | "kube-system")
-        {
-            causes.push(Cause::invalid(
-                "involvedObject.namespace",
-                "Invalid value: does not match event.namespace",
-            ));
         }
     }
     if str_at(new, "note").is_some_and(|n| n.len() > 1024) {

@@ -16,8 +16,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// How often an idle watch with bookmarks enabled gets a BOOKMARK.
-const BOOKMARK_INTERVAL: Duration = Duration::from_secs(30);
+/// How often an idle watch with bookmarks enabled gets a BOOKMARK (the real server's
+/// bookmark frequency).
+const BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
+/// How long before the server-side timeout a watch with bookmarks gets its last BOOKMARK,
+/// as the real server's watch cache sends it.
+const BOOKMARK_BEFORE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Watch length when the client sets no timeoutSeconds (the real server's minimum default).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
 
@@ -171,12 +175,19 @@ pub fn serve(shared: Arc<Shared>, req: WatchRequest) -> Response {
                 }
             }
         }
-        if req.bookmarks && !send(req.bookmark(last_rv, req.send_initial_events)).await {
+        // The real server marks the end of the initial events with a bookmark, and sends no
+        // bookmark at the start of an ordinary watch.
+        if req.bookmarks && req.send_initial_events && !send(req.bookmark(last_rv, true)).await {
             return;
         }
-        let deadline = tokio::time::Instant::now() + req.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let timeout = req.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let deadline = tokio::time::Instant::now() + timeout;
         let mut ticker = tokio::time::interval(BOOKMARK_INTERVAL);
         ticker.tick().await;
+        // One bookmark shortly before the timeout (none for timeouts too short for it).
+        let pre_timeout =
+            (timeout > BOOKMARK_BEFORE_TIMEOUT).then(|| deadline - BOOKMARK_BEFORE_TIMEOUT);
+        let mut pre_timeout_sent = false;
         loop {
             tokio::select! {
                 change = changes.recv() => {
@@ -191,12 +202,15 @@ pub fn serve(shared: Arc<Shared>, req: WatchRequest) -> Response {
                         return;
                     }
                 }
-                _ = tokio::time::sleep_until(deadline) => {
-                    if req.bookmarks {
-                        flush_and_bookmark(&shared, &req, &mut changes, &mut last_rv, &tx).await;
+                _ = tokio::time::sleep_until(pre_timeout.unwrap_or(deadline)),
+                    if req.bookmarks && pre_timeout.is_some() && !pre_timeout_sent =>
+                {
+                    pre_timeout_sent = true;
+                    if !flush_and_bookmark(&shared, &req, &mut changes, &mut last_rv, &tx).await {
+                        return;
                     }
-                    return;
                 }
+                _ = tokio::time::sleep_until(deadline) => return,
                 _ = tx.closed() => return,
             }
         }

@@ -153,6 +153,17 @@ fn finish(
             meta.remove("namespace");
         }
         meta.remove("selfLink");
+        // The real server drops exact repeats of an ownerReference (with a warning).
+        if let Some(Value::Array(refs)) = meta.get_mut("ownerReferences") {
+            let mut seen = Vec::with_capacity(refs.len());
+            refs.retain(|r| {
+                let repeat = seen.contains(r);
+                if !repeat {
+                    seen.push(r.clone());
+                }
+                !repeat
+            });
+        }
     }
     let name = name_of(&new).to_string();
 

@@ -3,30 +3,28 @@
 
 mod common;
 
-use common::{bounded, client_for, start};
+use common::{Target, group, on_both};
 use futures::{AsyncBufReadExt, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
-use kube_emulator::Emulator;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 const TABLE_ACCEPT: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
 
-/// `widgets.example.com` with printer columns: a conditions filter, a priority-1 column
+/// `widgets.<group>` with printer columns: a conditions filter, a priority-1 column
 /// (shown by `-o wide`), an integer and a date.
 fn widget_crd() -> Value {
     json!({
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": "widgets.example.com"},
+        "metadata": {"name": format!("widgets.{}", group())},
         "spec": {
-            "group": "example.com",
+            "group": group(),
             "scope": "Namespaced",
-            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": ["wd"]},
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": [short_name()]},
             "versions": [{
                 "name": "v1", "served": true, "storage": true,
                 "subresources": {"status": {}},
@@ -52,15 +50,26 @@ fn widget_crd() -> Value {
     })
 }
 
+/// The widgets' short name, of this test binary's own like [`group`] (kubectl resolves
+/// `widgets` and short names across all groups of the control plane).
+fn short_name() -> String {
+    format!("wd{:x}", std::process::id())
+}
+
+/// `widgets.<group>`, for kubectl.
+fn qualified() -> String {
+    format!("widgets.{}", group())
+}
+
 fn widgets(client: &kube::Client) -> Api<DynamicObject> {
     let ar = ApiResource {
-        group: "example.com".into(),
+        group: group().into(),
         version: "v1".into(),
-        api_version: "example.com/v1".into(),
+        api_version: common::api_version(),
         kind: "Widget".into(),
         plural: "widgets".into(),
     };
-    Api::namespaced_with(client.clone(), "default", &ar)
+    Api::default_namespaced_with(client.clone(), &ar)
 }
 
 /// RFC 3339 time `seconds` from now (negative for the past).
@@ -76,8 +85,8 @@ fn time_from_now(seconds: i64) -> String {
 async fn create_widget(client: &kube::Client, name: &str, spec: Value, status: Option<Value>) {
     let api = widgets(client);
     let obj: DynamicObject = serde_json::from_value(json!({
-        "apiVersion": "example.com/v1", "kind": "Widget",
-        "metadata": {"name": name, "namespace": "default"},
+        "apiVersion": common::api_version(), "kind": "Widget",
+        "metadata": {"name": name},
         "spec": spec,
     }))
     .unwrap();
@@ -138,239 +147,176 @@ fn column_names(table: &Value) -> Vec<&str> {
         .collect()
 }
 
-#[tokio::test]
-async fn list_as_table_has_printer_columns_and_metadata_rows() {
-    bounded(async {
-        let (emu, client) = start().await;
-        emu.install_crd(widget_crd());
-        seed_widgets(&client).await;
-        let path = "/apis/example.com/v1/namespaces/default/widgets";
-        let (code, table) = get_json(&client, path, TABLE_ACCEPT).await;
-        assert_eq!(code, 200, "{table}");
-        assert_eq!(table["kind"], "Table");
-        assert_eq!(table["apiVersion"], "meta.k8s.io/v1");
-        assert!(table["metadata"]["resourceVersion"].is_string());
-        assert_eq!(
-            column_names(&table),
-            ["Name", "Ready", "Reason", "Mode", "Size", "Started"]
-        );
-        let defs = &table["columnDefinitions"];
-        assert_eq!(
-            defs[0],
-            json!({"name": "Name", "type": "string", "format": "name", "description": defs[0]["description"], "priority": 0})
-        );
-        assert!(defs[0]["description"].as_str().unwrap().starts_with("Name must be unique"));
-        assert_eq!(defs[3]["priority"], 1);
-        assert_eq!(defs[4]["description"], "How big");
-        assert_eq!(defs[5]["type"], "date");
-
-        let rows = table["rows"].as_array().unwrap();
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0]["cells"], json!(["w1", "True", "Fresh", "fast", 3, "3h"]));
-        assert_eq!(rows[1]["cells"], json!(["w2", null, null, null, null, null]));
-        let object = &rows[0]["object"];
-        assert_eq!(object["kind"], "PartialObjectMetadata");
-        assert_eq!(object["apiVersion"], "meta.k8s.io/v1");
-        assert_eq!(object["metadata"]["name"], "w1");
-        assert!(object.get("spec").is_none());
-    })
-    .await
-}
-
-#[tokio::test]
-async fn include_object_selects_what_rows_carry() {
-    bounded(async {
-        let (emu, client) = start().await;
-        emu.install_crd(widget_crd());
-        seed_widgets(&client).await;
-        let path = "/apis/example.com/v1/namespaces/default/widgets";
-        let (_, full) = get_json(
-            &client,
-            &format!("{path}?includeObject=Object"),
-            TABLE_ACCEPT,
-        )
-        .await;
-        let object = &full["rows"][0]["object"];
-        assert_eq!(object["kind"], "Widget");
-        assert_eq!(object["apiVersion"], "example.com/v1");
-        assert_eq!(object["spec"]["size"], 3);
-        let (_, none) =
-            get_json(&client, &format!("{path}?includeObject=None"), TABLE_ACCEPT).await;
-        assert_eq!(none["rows"][0]["object"], Value::Null);
-        assert_eq!(none["rows"][0]["cells"][0], "w1");
-        let (code, status) = get_json(
-            &client,
-            &format!("{path}?includeObject=Everything"),
-            TABLE_ACCEPT,
-        )
-        .await;
-        assert_eq!(code, 400);
-        assert_eq!(status["reason"], "BadRequest");
-    })
-    .await
-}
-
-#[tokio::test]
-async fn single_object_table_and_the_v1beta1_form() {
-    bounded(async {
-        let (emu, client) = start().await;
-        emu.install_crd(widget_crd());
-        seed_widgets(&client).await;
-        let rv = widgets(&client)
-            .get("w1")
-            .await
+async fn list_as_table_has_printer_columns_and_metadata_rows(t: Target) {
+    let client = t.client.clone();
+    t.install_crd(widget_crd()).await;
+    seed_widgets(&client).await;
+    let path = &format!("/apis/{}/v1/namespaces/{}/widgets", group(), t.ns);
+    let (code, table) = get_json(&client, path, TABLE_ACCEPT).await;
+    assert_eq!(code, 200, "{table}");
+    assert_eq!(table["kind"], "Table");
+    assert_eq!(table["apiVersion"], "meta.k8s.io/v1");
+    assert!(table["metadata"]["resourceVersion"].is_string());
+    assert_eq!(
+        column_names(&table),
+        ["Name", "Ready", "Reason", "Mode", "Size", "Started"]
+    );
+    let defs = &table["columnDefinitions"];
+    assert_eq!(
+        defs[0],
+        json!({"name": "Name", "type": "string", "format": "name", "description": defs[0]["description"], "priority": 0})
+    );
+    assert!(
+        defs[0]["description"]
+            .as_str()
             .unwrap()
-            .metadata
-            .resource_version;
-        let path = "/apis/example.com/v1/namespaces/default/widgets/w1";
-        let (code, table) = get_json(&client, path, TABLE_ACCEPT).await;
-        assert_eq!(code, 200);
-        assert_eq!(table["kind"], "Table");
-        assert_eq!(table["metadata"]["resourceVersion"], json!(rv));
-        assert_eq!(table["rows"].as_array().unwrap().len(), 1);
-        assert_eq!(
-            table["rows"][0]["cells"].as_array().unwrap()[0..3],
-            [json!("w1"), json!("True"), json!("Fresh")]
-        );
+            .starts_with("Name must be unique")
+    );
+    assert_eq!(defs[3]["priority"], 1);
+    assert_eq!(defs[4]["description"], "How big");
+    assert_eq!(defs[5]["type"], "date");
 
-        let beta = "application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
-        let (_, table) = get_json(&client, path, beta).await;
-        assert_eq!(table["apiVersion"], "meta.k8s.io/v1beta1");
-
-        // Without a Table in the Accept header the object itself comes back.
-        let (_, plain) = get_json(&client, path, "application/json").await;
-        assert_eq!(plain["kind"], "Widget");
-    })
-    .await
+    let rows = table["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        rows[0]["cells"],
+        json!(["w1", "True", "Fresh", "fast", 3, "3h"])
+    );
+    assert_eq!(
+        rows[1]["cells"],
+        json!(["w2", null, null, null, null, null])
+    );
+    let object = &rows[0]["object"];
+    assert_eq!(object["kind"], "PartialObjectMetadata");
+    assert_eq!(object["apiVersion"], "meta.k8s.io/v1");
+    assert_eq!(object["metadata"]["name"], "w1");
+    assert!(object.get("spec").is_none());
 }
 
-#[tokio::test]
-async fn crd_without_columns_and_builtins_get_name_and_age() {
-    bounded(async {
-        let (emu, client) = start().await;
-        emu.install_crd(common::foo_crd());
-        common::foos(&client)
-            .create(&PostParams::default(), &common::foo("a", json!({"x": 1})))
-            .await
-            .unwrap();
-        let (_, table) = get_json(
-            &client,
-            "/apis/example.com/v1/namespaces/default/foos",
-            TABLE_ACCEPT,
-        )
-        .await;
-        assert_eq!(column_names(&table), ["Name", "Age"]);
-        let age = table["rows"][0]["cells"][1].as_str().unwrap();
-        assert!(matches!(age, "0s" | "1s" | "2s"), "{age}");
+async fn include_object_selects_what_rows_carry(t: Target) {
+    let client = t.client.clone();
+    t.install_crd(widget_crd()).await;
+    seed_widgets(&client).await;
+    let path = &format!("/apis/{}/v1/namespaces/{}/widgets", group(), t.ns);
+    let (_, full) = get_json(
+        &client,
+        &format!("{path}?includeObject=Object"),
+        TABLE_ACCEPT,
+    )
+    .await;
+    let object = &full["rows"][0]["object"];
+    assert_eq!(object["kind"], "Widget");
+    assert_eq!(object["apiVersion"], common::api_version());
+    assert_eq!(object["spec"]["size"], 3);
+    let (_, none) = get_json(&client, &format!("{path}?includeObject=None"), TABLE_ACCEPT).await;
+    assert_eq!(none["rows"][0]["object"], Value::Null);
+    assert_eq!(none["rows"][0]["cells"][0], "w1");
+    let (code, status) = get_json(
+        &client,
+        &format!("{path}?includeObject=Everything"),
+        TABLE_ACCEPT,
+    )
+    .await;
+    assert_eq!(code, 400);
+    assert_eq!(status["reason"], "BadRequest");
+}
 
-        let secret: Secret = serde_json::from_value(json!({
-            "metadata": {"name": "s"},
-            "data": {"a": "eA==", "b": "eQ=="},
-        }))
+async fn single_object_table_and_the_v1beta1_form(t: Target) {
+    let client = t.client.clone();
+    t.install_crd(widget_crd()).await;
+    seed_widgets(&client).await;
+    let rv = widgets(&client)
+        .get("w1")
+        .await
+        .unwrap()
+        .metadata
+        .resource_version;
+    let path = &format!("/apis/{}/v1/namespaces/{}/widgets/w1", group(), t.ns);
+    let (code, table) = get_json(&client, path, TABLE_ACCEPT).await;
+    assert_eq!(code, 200);
+    assert_eq!(table["kind"], "Table");
+    assert_eq!(table["metadata"]["resourceVersion"], json!(rv));
+    assert_eq!(table["rows"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        table["rows"][0]["cells"].as_array().unwrap()[0..3],
+        [json!("w1"), json!("True"), json!("Fresh")]
+    );
+
+    let beta = "application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+    let (_, table) = get_json(&client, path, beta).await;
+    assert_eq!(table["apiVersion"], "meta.k8s.io/v1beta1");
+
+    // Without a Table in the Accept header the object itself comes back.
+    let (_, plain) = get_json(&client, path, "application/json").await;
+    assert_eq!(plain["kind"], "Widget");
+}
+
+async fn crd_without_columns_and_builtins_get_name_and_age(t: Target) {
+    let client = t.client.clone();
+    t.install_crd(common::foo_crd()).await;
+    common::foos(&client)
+        .create(&PostParams::default(), &common::foo("a", json!({"x": 1})))
+        .await
         .unwrap();
-        Api::<Secret>::namespaced(client.clone(), "default")
-            .create(&PostParams::default(), &secret)
-            .await
-            .unwrap();
-        let (_, table) =
-            get_json(&client, "/api/v1/namespaces/default/secrets", TABLE_ACCEPT).await;
-        assert_eq!(column_names(&table), ["Name", "Type", "Data", "Age"]);
-        assert_eq!(
-            table["rows"][0]["cells"].as_array().unwrap()[0..3],
-            [json!("s"), json!("Opaque"), json!(2)]
-        );
-    })
-    .await
+    let (_, table) = get_json(
+        &client,
+        &format!("/apis/{}/v1/namespaces/{}/foos", group(), t.ns),
+        TABLE_ACCEPT,
+    )
+    .await;
+    assert_eq!(column_names(&table), ["Name", "Age"]);
+    let age = table["rows"][0]["cells"][1].as_str().unwrap();
+    assert!(matches!(age, "0s" | "1s" | "2s"), "{age}");
+
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "s"},
+        "data": {"a": "eA==", "b": "eQ=="},
+    }))
+    .unwrap();
+    Api::<Secret>::default_namespaced(client.clone())
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    let (_, table) = get_json(
+        &client,
+        &format!("/api/v1/namespaces/{}/secrets", t.ns),
+        TABLE_ACCEPT,
+    )
+    .await;
+    assert_eq!(column_names(&table), ["Name", "Type", "Data", "Age"]);
+    assert_eq!(
+        table["rows"][0]["cells"].as_array().unwrap()[0..3],
+        [json!("s"), json!("Opaque"), json!(2)]
+    );
 }
 
-#[tokio::test]
-async fn watch_as_table_sends_columns_once() {
-    bounded(async {
-        let (emu, client) = start().await;
-        emu.install_crd(widget_crd());
-        let path = "/apis/example.com/v1/namespaces/default/widgets?watch=true&timeoutSeconds=5";
-        let body = client
-            .request_stream(get_request(path, TABLE_ACCEPT))
-            .await
-            .unwrap();
-        seed_widgets(&client).await;
-        let events: Vec<Value> = body
-            .lines()
-            .take(3)
-            .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
-            .collect()
-            .await;
-        // w1 ADDED, w1 MODIFIED by the status write, w2 ADDED.
-        assert_eq!(events[0]["type"], "ADDED");
-        assert_eq!(events[0]["object"]["kind"], "Table");
-        assert_eq!(column_names(&events[0]["object"])[1], "Ready");
-        assert_eq!(events[1]["type"], "MODIFIED");
-        assert_eq!(events[1]["object"]["columnDefinitions"], Value::Null);
-        assert_eq!(events[1]["object"]["rows"][0]["cells"][1], "True");
-        assert_eq!(events[2]["object"]["rows"][0]["cells"][0], "w2");
-    })
-    .await
-}
-
-/// Runs kubectl against the emulator, if kubectl is installed.
-struct Kubectl {
-    kubeconfig: PathBuf,
-    cache: PathBuf,
-}
-
-impl Kubectl {
-    fn new(emu: &Emulator) -> Option<Kubectl> {
-        if Command::new("kubectl")
-            .args(["version", "--client"])
-            .output()
-            .is_err()
-        {
-            eprintln!("kubectl is not on PATH; skipping");
-            return None;
-        }
-        let dir =
-            std::env::temp_dir().join(format!("kube-emulator-printing-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let kubeconfig = dir.join("kubeconfig");
-        std::fs::write(&kubeconfig, emu.kubeconfig_yaml("default")).unwrap();
-        Some(Kubectl {
-            kubeconfig,
-            cache: dir.join("cache"),
-        })
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new("kubectl");
-        cmd.arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .arg("--cache-dir")
-            .arg(&self.cache)
-            .args(args);
-        cmd
-    }
-
-    /// Stdout of a kubectl run that must succeed; runs off the async runtime's thread.
-    async fn run(&self, args: &[&str]) -> String {
-        let mut cmd = self.command(args);
-        let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-            .await
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}\n{stdout}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
-    }
-}
-
-impl Drop for Kubectl {
-    fn drop(&mut self) {
-        if let Some(dir) = self.kubeconfig.parent() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
+async fn watch_as_table_sends_columns_once(t: Target) {
+    let client = t.client.clone();
+    t.install_crd(widget_crd()).await;
+    let path = &format!(
+        "/apis/{}/v1/namespaces/{}/widgets?watch=true&timeoutSeconds=5",
+        group(),
+        t.ns
+    );
+    let body = client
+        .request_stream(get_request(path, TABLE_ACCEPT))
+        .await
+        .unwrap();
+    seed_widgets(&client).await;
+    let events: Vec<Value> = body
+        .lines()
+        .take(3)
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect()
+        .await;
+    // w1 ADDED, w1 MODIFIED by the status write, w2 ADDED.
+    assert_eq!(events[0]["type"], "ADDED");
+    assert_eq!(events[0]["object"]["kind"], "Table");
+    assert_eq!(column_names(&events[0]["object"])[1], "Ready");
+    assert_eq!(events[1]["type"], "MODIFIED");
+    assert_eq!(events[1]["object"]["columnDefinitions"], Value::Null);
+    assert_eq!(events[1]["object"]["rows"][0]["cells"][1], "True");
+    assert_eq!(events[2]["object"]["rows"][0]["cells"][0], "w2");
 }
 
 /// The whitespace-separated words of each output line.
@@ -381,194 +327,213 @@ fn words(output: &str) -> Vec<Vec<&str>> {
         .collect()
 }
 
-#[tokio::test]
-async fn kubectl_get_shows_printer_columns() {
-    bounded(async {
-        let (emu, client) = start().await;
-        let Some(kubectl) = Kubectl::new(&emu) else {
-            return;
-        };
-        emu.install_crd(widget_crd());
-        seed_widgets(&client).await;
+async fn kubectl_get_shows_printer_columns(t: Target) {
+    let client = t.client.clone();
+    let Some(kubectl) = t.kubectl() else {
+        eprintln!("no kubectl; skipping");
+        return;
+    };
+    t.install_crd(widget_crd()).await;
+    seed_widgets(&client).await;
 
-        let out = kubectl.run(&["get", "widgets", "-n", "default"]).await;
-        assert_eq!(
-            words(&out),
-            [
-                vec!["NAME", "READY", "REASON", "SIZE", "STARTED"],
-                vec!["w1", "True", "Fresh", "3", "3h"],
-                // kubectl leaves null cells blank.
-                vec!["w2"],
-            ],
-            "{out}"
-        );
+    let out = kubectl.run(&["get", &qualified(), "-n", &t.ns]).await;
+    assert_eq!(
+        words(&out),
+        [
+            vec!["NAME", "READY", "REASON", "SIZE", "STARTED"],
+            vec!["w1", "True", "Fresh", "3", "3h"],
+            // kubectl leaves null cells blank.
+            vec!["w2"],
+        ],
+        "{out}"
+    );
 
-        let out = kubectl.run(&["get", "wd", "w1", "-o", "wide"]).await;
-        assert_eq!(
-            words(&out),
-            [
-                vec!["NAME", "READY", "REASON", "MODE", "SIZE", "STARTED"],
-                vec!["w1", "True", "Fresh", "fast", "3", "3h"],
-            ],
-            "{out}"
-        );
+    let out = kubectl
+        .run(&["get", &short_name(), "w1", "-o", "wide"])
+        .await;
+    assert_eq!(
+        words(&out),
+        [
+            vec!["NAME", "READY", "REASON", "MODE", "SIZE", "STARTED"],
+            vec!["w1", "True", "Fresh", "fast", "3", "3h"],
+        ],
+        "{out}"
+    );
 
-        let out = kubectl.run(&["get", "widgets", "-A"]).await;
-        assert_eq!(
-            words(&out)[0],
-            ["NAMESPACE", "NAME", "READY", "REASON", "SIZE", "STARTED"],
-            "{out}"
-        );
-        assert_eq!(words(&out)[1][..3], ["default", "w1", "True"], "{out}");
+    let out = kubectl.run(&["get", &qualified(), "-A"]).await;
+    assert_eq!(
+        words(&out)[0],
+        ["NAMESPACE", "NAME", "READY", "REASON", "SIZE", "STARTED"],
+        "{out}"
+    );
+    // Other tests' widgets may be listed too on a shared control plane.
+    assert!(
+        words(&out)
+            .iter()
+            .any(|w| w.starts_with(&[t.ns.as_str(), "w1", "True"])),
+        "{out}"
+    );
 
-        let out = kubectl
-            .run(&["get", "widgets", "--show-labels", "--no-headers"])
-            .await;
-        assert_eq!(
-            words(&out)[0],
-            ["w1", "True", "Fresh", "3", "3h", "<none>"],
-            "{out}"
-        );
-    })
-    .await
+    let out = kubectl
+        .run(&["get", &qualified(), "--show-labels", "--no-headers"])
+        .await;
+    assert_eq!(
+        words(&out)[0],
+        ["w1", "True", "Fresh", "3", "3h", "<none>"],
+        "{out}"
+    );
 }
 
-#[tokio::test]
-async fn kubectl_get_watch_prints_new_rows() {
-    bounded(async {
-        let (emu, client) = start().await;
-        let Some(kubectl) = Kubectl::new(&emu) else {
-            return;
-        };
-        emu.install_crd(widget_crd());
-        create_widget(&client, "w0", json!({"size": 1}), None).await;
-        let mut child = kubectl
-            .command(&["get", "widgets", "-w"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
+async fn kubectl_get_watch_prints_new_rows(t: Target) {
+    let client = t.client.clone();
+    let Some(kubectl) = t.kubectl() else {
+        eprintln!("no kubectl; skipping");
+        return;
+    };
+    t.install_crd(widget_crd()).await;
+    create_widget(&client, "w0", json!({"size": 1}), None).await;
+    let mut child = kubectl
+        .command(&["get", &qualified(), "-w"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
             }
-        });
-        let mut lines = Vec::new();
-        let mut next = async || {
-            tokio::time::timeout(Duration::from_secs(10), rx.recv())
-                .await
-                .expect("kubectl printed nothing")
-                .expect("kubectl exited")
-        };
-        lines.push(next().await);
-        lines.push(next().await);
-        create_widget(&client, "w9", json!({"size": 9}), None).await;
-        lines.push(next().await);
-        child.kill().unwrap();
-        let _ = child.wait();
-        let text = lines.join("\n");
-        let w = words(&text);
-        assert_eq!(
-            w[0],
-            ["NAME", "READY", "REASON", "SIZE", "STARTED"],
-            "{text}"
-        );
-        assert_eq!(w[1][0], "w0", "{text}");
-        assert_eq!(w[2], ["w9", "9"], "{text}");
-        // The SIZE value sits under its header.
-        assert_eq!(lines[2].rfind('9'), lines[0].find("SIZE"), "{text}");
-    })
-    .await
+        }
+    });
+    let mut lines = Vec::new();
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("kubectl printed nothing")
+            .expect("kubectl exited")
+    };
+    lines.push(next().await);
+    lines.push(next().await);
+    create_widget(&client, "w9", json!({"size": 9}), None).await;
+    lines.push(next().await);
+    child.kill().unwrap();
+    let _ = child.wait();
+    let text = lines.join("\n");
+    let w = words(&text);
+    assert_eq!(
+        w[0],
+        ["NAME", "READY", "REASON", "SIZE", "STARTED"],
+        "{text}"
+    );
+    assert_eq!(w[1][0], "w0", "{text}");
+    assert_eq!(w[2], ["w9", "9"], "{text}");
+    // The SIZE value sits under its header.
+    assert_eq!(lines[2].rfind('9'), lines[0].find("SIZE"), "{text}");
 }
 
-/// The project's WetixCredential CRD, as the operator generates it.
+/// The project's WetixCredential CRD, as the operator generates it, moved to this test
+/// binary's group (a shared control plane may have the original installed).
 fn wetix_crd() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../crds/wetixcredentials.yaml"
     );
     let text = std::fs::read_to_string(path).unwrap();
-    serde_saphyr::from_multiple::<Value>(&text)
+    let mut crd = serde_saphyr::from_multiple::<Value>(&text)
         .unwrap()
         .into_iter()
         .find(|d| !d.is_null())
-        .expect("a CRD document")
+        .expect("a CRD document");
+    crd["metadata"]["name"] = json!(format!("wetixcredentials.{}", group()));
+    crd["spec"]["group"] = json!(group());
+    crd["spec"]["names"]["shortNames"] = json!([format!("wxc{:x}", std::process::id())]);
+    crd
 }
 
-#[tokio::test]
-async fn kubectl_get_wxc_shows_the_project_columns() {
-    bounded(async {
-        let (emu, client) = start().await;
-        let Some(kubectl) = Kubectl::new(&emu) else {
-            return;
-        };
-        emu.install_crd(wetix_crd());
-        let ar = ApiResource {
-            group: "wetix.my".into(),
-            version: "v1alpha1".into(),
-            api_version: "wetix.my/v1alpha1".into(),
-            kind: "WetixCredential".into(),
-            plural: "wetixcredentials".into(),
-        };
-        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &ar);
-        let obj: DynamicObject = serde_json::from_value(json!({
-            "apiVersion": "wetix.my/v1alpha1", "kind": "WetixCredential",
-            "metadata": {"name": "shop"},
-            "spec": {"clientSecretRef": {"name": "shop-client"}, "server": {"environment": "Sandbox"}},
-        }))
-        .unwrap();
-        api.create(&PostParams::default(), &obj).await.unwrap();
-        api.patch_status(
+async fn kubectl_get_wxc_shows_the_project_columns(t: Target) {
+    let client = t.client.clone();
+    let Some(kubectl) = t.kubectl() else {
+        eprintln!("no kubectl; skipping");
+        return;
+    };
+    t.install_crd(wetix_crd()).await;
+    let ar = ApiResource {
+        group: group().into(),
+        version: "v1alpha1".into(),
+        api_version: format!("{}/v1alpha1", group()),
+        kind: "WetixCredential".into(),
+        plural: "wetixcredentials".into(),
+    };
+    let api: Api<DynamicObject> = Api::default_namespaced_with(client.clone(), &ar);
+    let obj: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": format!("{}/v1alpha1", group()), "kind": "WetixCredential",
+        "metadata": {"name": "shop"},
+        "spec": {"clientSecretRef": {"name": "shop-client"}, "server": {"environment": "Sandbox"}},
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &obj).await.unwrap();
+    api.patch_status(
+        "shop",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {
+            "conditions": [{
+                "type": "Ready", "status": "True", "reason": "TokenRefreshed", "message": "",
+                "lastTransitionTime": time_from_now(-600),
+            }],
+            // The project declares both as strings: shown as written, future or past.
+            "accessTokenExpiresAt": "2030-01-24T10:00:00Z",
+            "nextRefreshTime": "2030-01-04T08:31:12Z",
+        }})),
+    )
+    .await
+    .unwrap();
+
+    // By its full name: `wxc` may also be the original's short name on a shared control plane.
+    let resource = format!("wetixcredentials.{}", group());
+    let out = kubectl.run(&["get", &resource, "-n", &t.ns]).await;
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    for header in [
+        "NAME",
+        "READY",
+        "REASON",
+        "ACCESS EXPIRES",
+        "NEXT REFRESH",
+        "AGE",
+    ] {
+        assert!(lines[0].contains(header), "{header} missing from:\n{out}");
+    }
+    let cells = words(lines[1]);
+    assert_eq!(
+        cells[0][..5],
+        [
             "shop",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"status": {
-                "conditions": [{
-                    "type": "Ready", "status": "True", "reason": "TokenRefreshed", "message": "",
-                    "lastTransitionTime": time_from_now(-600),
-                }],
-                // The project declares both as strings: shown as written, future or past.
-                "accessTokenExpiresAt": "2030-01-24T10:00:00Z",
-                "nextRefreshTime": "2030-01-04T08:31:12Z",
-            }})),
-        )
-        .await
-        .unwrap();
-
-        let out = kubectl.run(&["get", "wxc", "-n", "default"]).await;
-        let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(lines.len(), 2, "{out}");
-        for header in ["NAME", "READY", "REASON", "ACCESS EXPIRES", "NEXT REFRESH", "AGE"] {
-            assert!(lines[0].contains(header), "{header} missing from:\n{out}");
-        }
-        let cells = words(lines[1]);
-        assert_eq!(
-            cells[0][..5],
-            [
-                "shop",
-                "True",
-                "TokenRefreshed",
-                "2030-01-24T10:00:00Z",
-                "2030-01-04T08:31:12Z"
-            ],
-            "{out}"
-        );
-        assert!(cells[0][5].ends_with('s'), "{out}");
-    })
-    .await
+            "True",
+            "TokenRefreshed",
+            "2030-01-24T10:00:00Z",
+            "2030-01-04T08:31:12Z"
+        ],
+        "{out}"
+    );
+    assert!(cells[0][5].ends_with('s'), "{out}");
 }
 
-#[tokio::test]
-async fn namespaces_table_has_a_status_column() {
-    bounded(async {
-        let emu = Emulator::start().await.unwrap();
-        let client = client_for(&emu);
-        let (code, table) = get_json(&client, "/api/v1/namespaces", TABLE_ACCEPT).await;
-        assert_eq!(code, 200);
-        assert_eq!(column_names(&table), ["Name", "Status", "Age"]);
-    })
-    .await
+async fn namespaces_table_has_a_status_column(t: Target) {
+    let (code, table) = get_json(&t.client, "/api/v1/namespaces", TABLE_ACCEPT).await;
+    assert_eq!(code, 200);
+    assert_eq!(column_names(&table), ["Name", "Status", "Age"]);
 }
+
+on_both!(
+    list_as_table_has_printer_columns_and_metadata_rows,
+    include_object_selects_what_rows_carry,
+    single_object_table_and_the_v1beta1_form,
+    crd_without_columns_and_builtins_get_name_and_age,
+    watch_as_table_sends_columns_once,
+    kubectl_get_shows_printer_columns,
+    kubectl_get_watch_prints_new_rows,
+    kubectl_get_wxc_shows_the_project_columns,
+    namespaces_table_has_a_status_column,
+);

@@ -10,56 +10,31 @@ use k8s_pb::api::core::v1 as core;
 use k8s_pb::api::events::v1 as events;
 use k8s_pb::apimachinery::pkg::apis::meta::v1 as meta;
 use kube::api::Api;
-use kube_emulator::Emulator;
 use kube_emulator::protobuf::encode;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::path::PathBuf;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const KUBECTL_ACCEPT: &str = "application/vnd.kubernetes.protobuf,application/json";
 const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
 
-struct Answer {
-    status: u16,
-    content_type: String,
-    body: Vec<u8>,
+/// One request with a body of `content_type`, answered in JSON.
+async fn raw(t: &Target, method: &str, path: &str, content_type: &str, body: &[u8]) -> Answer {
+    raw_accepting(t, method, path, content_type, body, "application/json").await
 }
 
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+async fn raw_accepting(
+    t: &Target,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+    accept: &str,
+) -> Answer {
+    let mut headers = vec![("accept", accept)];
+    if !content_type.is_empty() {
+        headers.push(("content-type", content_type));
     }
-}
-
-/// One HTTP/1.1 request on its own connection, read to the end.
-async fn raw(emu: &Emulator, method: &str, path: &str, content_type: &str, body: &[u8]) -> Answer {
-    let addr = emu.url().trim_start_matches("http://").to_string();
-    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: {KUBECTL_ACCEPT}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    conn.write_all(head.as_bytes()).await.unwrap();
-    conn.write_all(body).await.unwrap();
-    let mut out = Vec::new();
-    conn.read_to_end(&mut out).await.unwrap();
-    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&out[..split]).to_string();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let content_type = head
-        .lines()
-        .find_map(|l| {
-            l.split_once(':')
-                .filter(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-        })
-        .map(|(_, v)| v.trim().to_string())
-        .unwrap_or_default();
-    Answer {
-        status,
-        content_type,
-        body: out[split + 4..].to_vec(),
-    }
+    t.raw(method, path, &headers, body).await
 }
 
 fn object_meta(name: &str) -> Option<meta::ObjectMeta> {
@@ -78,313 +53,304 @@ fn object_meta(name: &str) -> Option<meta::ObjectMeta> {
     })
 }
 
-#[tokio::test]
-async fn a_protobuf_secret_is_stored_like_its_json_twin_and_answered_in_json() {
-    bounded(async {
-        let (emu, client) = start().await;
-        let pb = core::Secret {
-            metadata: object_meta("wetix-client"),
-            data: [("client_id".to_string(), b"x\xff".to_vec())].into(),
-            string_data: [("extra".to_string(), "y".to_string())].into(),
-            r#type: Some(String::new()),
-            ..Default::default()
-        };
-        let a = raw(
-            &emu,
-            "POST",
-            "/api/v1/namespaces/default/secrets",
-            PROTOBUF,
-            &encode("v1", "Secret", &pb),
-        )
-        .await;
-        assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
-        assert_eq!(a.content_type, "application/json");
-        let created = a.json();
-        assert_eq!(
-            created["data"],
-            json!({"client_id": "eP8=", "extra": "eQ=="})
-        );
-        assert_eq!(created["type"], "Opaque");
-        assert_eq!(created["metadata"]["labels"], json!({"app": "wetix"}));
-        assert!(created.get("stringData").is_none());
-        assert!(
-            created["metadata"]["uid"]
-                .as_str()
-                .is_some_and(|u| !u.is_empty())
-        );
+async fn a_protobuf_secret_is_stored_like_its_json_twin_and_answered_in_json(t: Target) {
+    let client = t.client.clone();
+    let pb = core::Secret {
+        metadata: object_meta("wetix-client"),
+        data: [("client_id".to_string(), b"x\xff".to_vec())].into(),
+        string_data: [("extra".to_string(), "y".to_string())].into(),
+        r#type: Some(String::new()),
+        ..Default::default()
+    };
+    let a = raw(
+        &t,
+        "POST",
+        &format!("/api/v1/namespaces/{}/secrets", t.ns),
+        PROTOBUF,
+        &encode("v1", "Secret", &pb),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(a.content_type, "application/json");
+    let created = a.json();
+    assert_eq!(
+        created["data"],
+        json!({"client_id": "eP8=", "extra": "eQ=="})
+    );
+    assert_eq!(created["type"], "Opaque");
+    assert_eq!(created["metadata"]["labels"], json!({"app": "wetix"}));
+    assert!(created.get("stringData").is_none());
+    assert!(
+        created["metadata"]["uid"]
+            .as_str()
+            .is_some_and(|u| !u.is_empty())
+    );
 
-        let stored = Api::<Secret>::default_namespaced(client)
-            .get("wetix-client")
-            .await
-            .unwrap();
-        assert_eq!(stored.data.unwrap()["client_id"].0, b"x\xff");
+    let stored = Api::<Secret>::default_namespaced(client)
+        .get("wetix-client")
+        .await
+        .unwrap();
+    assert_eq!(stored.data.unwrap()["client_id"].0, b"x\xff");
 
-        // Replacing with protobuf works the same way.
-        let mut update = pb.clone();
-        update.data = [("client_id".to_string(), b"z".to_vec())].into();
-        update.string_data.clear();
-        if let Some(m) = update.metadata.as_mut() {
-            m.resource_version = created["metadata"]["resourceVersion"]
-                .as_str()
-                .map(str::to_string);
+    // Replacing with protobuf works the same way.
+    let mut update = pb.clone();
+    update.data = [("client_id".to_string(), b"z".to_vec())].into();
+    update.string_data.clear();
+    if let Some(m) = update.metadata.as_mut() {
+        m.resource_version = created["metadata"]["resourceVersion"]
+            .as_str()
+            .map(str::to_string);
+    }
+    let a = raw(
+        &t,
+        "PUT",
+        &format!("/api/v1/namespaces/{}/secrets/wetix-client", t.ns),
+        PROTOBUF,
+        &encode("v1", "Secret", &update),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(a.json()["data"], json!({"client_id": "eg=="}));
+
+    // Reads with kubectl's Accept header: the real server answers protobuf, the emulator
+    // JSON labelled as JSON (a difference its README lists).
+    for path in [
+        format!("/api/v1/namespaces/{}/secrets/wetix-client", t.ns),
+        format!("/api/v1/namespaces/{}/secrets", t.ns),
+    ] {
+        let a = raw_accepting(&t, "GET", &path, "", b"", KUBECTL_ACCEPT).await;
+        assert_eq!(a.status, 200);
+        if t.is_real() {
+            assert_eq!(a.content_type, PROTOBUF);
+            assert!(a.body.starts_with(b"k8s\0"));
+        } else {
+            assert_eq!(a.content_type, "application/json");
+            assert!(a.json()["kind"].as_str().unwrap().starts_with("Secret"));
         }
-        let a = raw(
-            &emu,
-            "PUT",
-            "/api/v1/namespaces/default/secrets/wetix-client",
-            PROTOBUF,
-            &encode("v1", "Secret", &update),
-        )
-        .await;
-        assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
-        assert_eq!(a.json()["data"], json!({"client_id": "eg=="}));
-
-        // Reads with kubectl's Accept header get JSON, labelled as JSON.
-        let a = raw(
-            &emu,
-            "GET",
-            "/api/v1/namespaces/default/secrets/wetix-client",
-            "",
-            b"",
-        )
-        .await;
-        assert_eq!(
-            (a.status, a.content_type.as_str()),
-            (200, "application/json")
-        );
-        assert_eq!(a.json()["kind"], "Secret");
-        let a = raw(&emu, "GET", "/api/v1/namespaces/default/secrets", "", b"").await;
-        assert_eq!(
-            (a.status, a.content_type.as_str()),
-            (200, "application/json")
-        );
-        assert_eq!(a.json()["kind"], "SecretList");
-    })
-    .await
+    }
 }
 
-#[tokio::test]
-async fn yaml_bodies_are_accepted_for_create_and_replace() {
-    bounded(async {
-        let (emu, _client) = start().await;
-        let yaml =
-            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  a: \"1\"\n";
-        let a = raw(
-            &emu,
-            "POST",
-            "/api/v1/namespaces/default/configmaps",
-            "application/yaml",
-            yaml.as_bytes(),
-        )
-        .await;
-        assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
-        assert_eq!(a.json()["data"], json!({"a": "1"}));
-        let a = raw(
-            &emu,
-            "POST",
-            "/api/v1/namespaces/default/configmaps",
-            "application/yaml",
-            b"metadata: [unclosed",
-        )
-        .await;
-        assert_eq!(a.status, 400);
-    })
-    .await
+async fn yaml_bodies_are_accepted_for_create_and_replace(t: Target) {
+    let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  a: \"1\"\n";
+    let a = raw(
+        &t,
+        "POST",
+        &format!("/api/v1/namespaces/{}/configmaps", t.ns),
+        "application/yaml",
+        yaml.as_bytes(),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(a.json()["data"], json!({"a": "1"}));
+    let a = raw(
+        &t,
+        "POST",
+        &format!("/api/v1/namespaces/{}/configmaps", t.ns),
+        "application/yaml",
+        b"metadata: [unclosed",
+    )
+    .await;
+    assert_eq!(a.status, 400);
 }
 
-#[tokio::test]
-async fn configmaps_namespaces_service_accounts_and_leases_decode_from_protobuf() {
-    bounded(async {
-        let (emu, client) = start().await;
-        let ns = core::Namespace {
-            metadata: object_meta("team-a"),
-            spec: Some(core::NamespaceSpec::default()),
-            status: Some(core::NamespaceStatus {
-                phase: Some(String::new()),
-                conditions: vec![],
-            }),
-        };
-        let a = raw(
-            &emu,
-            "POST",
-            "/api/v1/namespaces",
-            PROTOBUF,
-            &encode("v1", "Namespace", &ns),
-        )
-        .await;
-        assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
-        Api::<Namespace>::all(client.clone())
-            .get("team-a")
-            .await
-            .unwrap();
+async fn configmaps_namespaces_service_accounts_and_leases_decode_from_protobuf(t: Target) {
+    let client = t.client.clone();
+    // A namespace of this test's own: namespaces are cluster-wide.
+    let team = format!("{}-a", t.ns);
+    let ns = core::Namespace {
+        metadata: object_meta(&team),
+        spec: Some(core::NamespaceSpec::default()),
+        status: Some(core::NamespaceStatus {
+            phase: Some(String::new()),
+            conditions: vec![],
+        }),
+    };
+    let a = raw(
+        &t,
+        "POST",
+        "/api/v1/namespaces",
+        PROTOBUF,
+        &encode("v1", "Namespace", &ns),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    Api::<Namespace>::all(client.clone())
+        .get(&team)
+        .await
+        .unwrap();
 
-        let cm = core::ConfigMap {
-            metadata: object_meta("settings"),
-            immutable: None,
-            data: [("a".to_string(), "b".to_string())].into(),
-            binary_data: [("bin".to_string(), vec![0, 159, 146, 150])].into(),
-        };
-        let a = raw(
-            &emu,
-            "POST",
-            "/api/v1/namespaces/team-a/configmaps",
-            PROTOBUF,
-            &encode("v1", "ConfigMap", &cm),
-        )
-        .await;
-        assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
-        let got = Api::<ConfigMap>::namespaced(client.clone(), "team-a")
-            .get("settings")
-            .await
-            .unwrap();
-        assert_eq!(got.data.unwrap()["a"], "b");
-        assert_eq!(got.binary_data.unwrap()["bin"].0, vec![0, 159, 146, 150]);
+    let cm = core::ConfigMap {
+        metadata: object_meta("settings"),
+        immutable: None,
+        data: [("a".to_string(), "b".to_string())].into(),
+        binary_data: [("bin".to_string(), vec![0, 159, 146, 150])].into(),
+    };
+    let a = raw(
+        &t,
+        "POST",
+        &format!("/api/v1/namespaces/{team}/configmaps"),
+        PROTOBUF,
+        &encode("v1", "ConfigMap", &cm),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    let got = Api::<ConfigMap>::namespaced(client.clone(), &team)
+        .get("settings")
+        .await
+        .unwrap();
+    assert_eq!(got.data.unwrap()["a"], "b");
+    assert_eq!(got.binary_data.unwrap()["bin"].0, vec![0, 159, 146, 150]);
 
-        let sa = core::ServiceAccount {
-            metadata: object_meta("robot"),
-            automount_service_account_token: Some(false),
-            image_pull_secrets: vec![core::LocalObjectReference {
-                name: Some("pull".into()),
-            }],
-            ..Default::default()
-        };
-        let a = raw(
-            &emu,
-            "POST",
-            "/api/v1/namespaces/team-a/serviceaccounts",
-            PROTOBUF,
-            &encode("v1", "ServiceAccount", &sa),
-        )
-        .await;
-        assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
-        let got = Api::<ServiceAccount>::namespaced(client.clone(), "team-a")
-            .get("robot")
-            .await
-            .unwrap();
-        assert_eq!(got.automount_service_account_token, Some(false));
-        assert_eq!(got.image_pull_secrets.unwrap()[0].name, "pull");
+    let sa = core::ServiceAccount {
+        metadata: object_meta("robot"),
+        automount_service_account_token: Some(false),
+        image_pull_secrets: vec![core::LocalObjectReference {
+            name: Some("pull".into()),
+        }],
+        ..Default::default()
+    };
+    let a = raw(
+        &t,
+        "POST",
+        &format!("/api/v1/namespaces/{team}/serviceaccounts"),
+        PROTOBUF,
+        &encode("v1", "ServiceAccount", &sa),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    let got = Api::<ServiceAccount>::namespaced(client.clone(), &team)
+        .get("robot")
+        .await
+        .unwrap();
+    assert_eq!(got.automount_service_account_token, Some(false));
+    assert_eq!(got.image_pull_secrets.unwrap()[0].name, "pull");
 
-        let lease = coordination::Lease {
-            metadata: object_meta("leader"),
-            spec: Some(coordination::LeaseSpec {
-                holder_identity: Some("pod-a".into()),
-                lease_duration_seconds: Some(15),
-                renew_time: Some(meta::MicroTime {
-                    seconds: Some(1_700_000_000),
-                    nanos: Some(123_456_000),
-                }),
-                ..Default::default()
-            }),
-        };
-        let a = raw(
-            &emu,
-            "POST",
-            "/apis/coordination.k8s.io/v1/namespaces/default/leases",
-            PROTOBUF,
-            &encode("coordination.k8s.io/v1", "Lease", &lease),
-        )
-        .await;
-        assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
-        assert_eq!(
-            a.json()["spec"],
-            json!({"holderIdentity": "pod-a", "leaseDurationSeconds": 15,
-                "renewTime": "2023-11-14T22:13:20.123456Z"})
-        );
-
-        // Go writes non-pointer structs even when empty (deprecatedSource here); they must
-        // read as unset, as the real server's decoder sees them.
-        let event = events::Event {
-            metadata: object_meta("e1"),
-            event_time: Some(meta::MicroTime {
+    let lease = coordination::Lease {
+        metadata: object_meta("leader"),
+        spec: Some(coordination::LeaseSpec {
+            holder_identity: Some("pod-a".into()),
+            lease_duration_seconds: Some(15),
+            renew_time: Some(meta::MicroTime {
                 seconds: Some(1_700_000_000),
-                nanos: Some(0),
+                nanos: Some(123_456_000),
             }),
-            reporting_controller: Some("example.com/op".into()),
-            reporting_instance: Some("op-1".into()),
-            action: Some("Sync".into()),
-            reason: Some("Synced".into()),
-            note: Some("done".into()),
-            r#type: Some("Normal".into()),
-            regarding: Some(core::ObjectReference {
-                kind: Some("Secret".into()),
-                namespace: Some("default".into()),
-                name: Some("s".into()),
-                ..Default::default()
-            }),
-            deprecated_source: Some(core::EventSource {
-                component: Some(String::new()),
-                host: Some(String::new()),
-            }),
-            deprecated_first_timestamp: Some(meta::Time::default()),
-            deprecated_last_timestamp: Some(meta::Time::default()),
-            deprecated_count: Some(0),
             ..Default::default()
-        };
-        let a = raw(
-            &emu,
-            "POST",
-            "/apis/events.k8s.io/v1/namespaces/default/events",
-            PROTOBUF,
-            &encode("events.k8s.io/v1", "Event", &event),
-        )
-        .await;
-        assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
-        let e = a.json();
-        assert_eq!(e["eventTime"], "2023-11-14T22:13:20.000000Z");
-        assert_eq!(
-            e["regarding"],
-            json!({"kind": "Secret", "namespace": "default", "name": "s"})
-        );
-        assert!(e.get("deprecatedSource").is_none(), "{e}");
-    })
-    .await
+        }),
+    };
+    let a = raw(
+        &t,
+        "POST",
+        &format!("/apis/coordination.k8s.io/v1/namespaces/{}/leases", t.ns),
+        PROTOBUF,
+        &encode("coordination.k8s.io/v1", "Lease", &lease),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(
+        a.json()["spec"],
+        json!({"holderIdentity": "pod-a", "leaseDurationSeconds": 15,
+            "renewTime": "2023-11-14T22:13:20.123456Z"})
+    );
+
+    // Go writes non-pointer structs even when empty (deprecatedSource here); they must
+    // read as unset, as the real server's decoder sees them.
+    let event = events::Event {
+        metadata: object_meta("e1"),
+        event_time: Some(meta::MicroTime {
+            seconds: Some(1_700_000_000),
+            nanos: Some(0),
+        }),
+        reporting_controller: Some("example.com/op".into()),
+        reporting_instance: Some("op-1".into()),
+        action: Some("Sync".into()),
+        reason: Some("Synced".into()),
+        note: Some("done".into()),
+        r#type: Some("Normal".into()),
+        regarding: Some(core::ObjectReference {
+            kind: Some("Secret".into()),
+            namespace: Some(t.ns.clone()),
+            name: Some("s".into()),
+            ..Default::default()
+        }),
+        deprecated_source: Some(core::EventSource {
+            component: Some(String::new()),
+            host: Some(String::new()),
+        }),
+        deprecated_first_timestamp: Some(meta::Time::default()),
+        deprecated_last_timestamp: Some(meta::Time::default()),
+        deprecated_count: Some(0),
+        ..Default::default()
+    };
+    let a = raw(
+        &t,
+        "POST",
+        &format!("/apis/events.k8s.io/v1/namespaces/{}/events", t.ns),
+        PROTOBUF,
+        &encode("events.k8s.io/v1", "Event", &event),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    let e = a.json();
+    assert_eq!(e["eventTime"], "2023-11-14T22:13:20.000000Z");
+    assert_eq!(
+        e["regarding"],
+        json!({"kind": "Secret", "namespace": t.ns, "name": "s"})
+    );
+    // Unset: the real server writes it as `{}` (and the timestamps as null) in every
+    // events.k8s.io Event, the emulator leaves it out.
+    assert!(
+        e.get("deprecatedSource").is_none_or(|v| v == &json!({})),
+        "{e}"
+    );
+    for f in [
+        "deprecatedFirstTimestamp",
+        "deprecatedLastTimestamp",
+        "deprecatedCount",
+    ] {
+        assert!(e.get(f).is_none_or(|v| v.is_null()), "{e}");
+    }
 }
 
-#[tokio::test]
-async fn protobuf_bodies_that_cannot_be_decoded_are_refused_with_a_status() {
-    bounded(async {
-        let (emu, _client) = start().await;
-        let a = raw(
-            &emu,
-            "POST",
-            "/api/v1/namespaces/default/secrets",
-            PROTOBUF,
-            b"k8s\0\x0a\xff",
-        )
-        .await;
-        assert_eq!(a.status, 400);
-        assert_eq!(a.json()["reason"], "BadRequest");
-        // A ConfigMap sent to the Secret endpoint.
-        let cm = core::ConfigMap {
-            metadata: object_meta("x"),
-            ..Default::default()
-        };
-        let a = raw(
-            &emu,
-            "POST",
-            "/api/v1/namespaces/default/secrets",
-            PROTOBUF,
-            &encode("v1", "ConfigMap", &cm),
-        )
-        .await;
-        assert_eq!(a.status, 400);
-        // Protobuf names are validated like JSON ones.
-        let bad = core::Secret {
-            metadata: object_meta("Bad_Name"),
-            ..Default::default()
-        };
-        let a = raw(
-            &emu,
-            "POST",
-            "/api/v1/namespaces/default/secrets",
-            PROTOBUF,
-            &encode("v1", "Secret", &bad),
-        )
-        .await;
-        assert_eq!(a.status, 422);
-        assert_eq!(a.json()["details"]["causes"][0]["field"], "metadata.name");
-    })
-    .await
+async fn protobuf_bodies_that_cannot_be_decoded_are_refused_with_a_status(t: Target) {
+    let a = raw(
+        &t,
+        "POST",
+        &format!("/api/v1/namespaces/{}/secrets", t.ns),
+        PROTOBUF,
+        b"k8s\0\x0a\xff",
+    )
+    .await;
+    assert_eq!(a.status, 400);
+    assert_eq!(a.json()["reason"], "BadRequest");
+    // A ConfigMap sent to the Secret endpoint.
+    let cm = core::ConfigMap {
+        metadata: object_meta("x"),
+        ..Default::default()
+    };
+    let a = raw(
+        &t,
+        "POST",
+        &format!("/api/v1/namespaces/{}/secrets", t.ns),
+        PROTOBUF,
+        &encode("v1", "ConfigMap", &cm),
+    )
+    .await;
+    assert_eq!(a.status, 400);
+    // Protobuf names are validated like JSON ones.
+    let bad = core::Secret {
+        metadata: object_meta("Bad_Name"),
+        ..Default::default()
+    };
+    let a = raw(
+        &t,
+        "POST",
+        &format!("/api/v1/namespaces/{}/secrets", t.ns),
+        PROTOBUF,
+        &encode("v1", "Secret", &bad),
+    )
+    .await;
+    assert_eq!(a.status, 422);
+    assert_eq!(a.json()["details"]["causes"][0]["field"], "metadata.name");
 }
 
 /// Every kubectl this machine has: the one on PATH and the control plane's, once built.
@@ -436,9 +402,12 @@ async fn kubectl(bin: &PathBuf, dir: &std::path::Path, args: &[&str]) -> Run {
     }
 }
 
-#[tokio::test]
-async fn kubectl_creates_secrets_namespaces_configmaps_and_service_accounts() {
-    let bins = kubectls();
+async fn kubectl_creates_secrets_namespaces_configmaps_and_service_accounts(t: Target) {
+    // The emulator against every kubectl at hand; the real server against its own.
+    let bins = match t.kubectl() {
+        Some(k) if t.is_real() => vec![k.bin().to_path_buf()],
+        _ => kubectls(),
+    };
     if bins.is_empty() {
         assert!(
             std::env::var_os("KUBE_EMULATOR_REQUIRE_KUBECTL").is_none(),
@@ -449,17 +418,31 @@ async fn kubectl_creates_secrets_namespaces_configmaps_and_service_accounts() {
         );
         return;
     }
-    for bin in bins {
+    let team = format!("{}-a", t.ns);
+    for (i, bin) in bins.into_iter().enumerate() {
         eprintln!("kubectl end-to-end with {}", bin.display());
-        bounded(async {
-            let (emu, client) = start().await;
+        let team = format!("{team}{i}");
+        let team = team.as_str();
+        {
+            let client = t.client.clone();
             let dir = std::env::temp_dir().join(format!("kube-emulator-kubectl-{}", uuid_like()));
             std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(dir.join("kubeconfig"), emu.kubeconfig_yaml("default")).unwrap();
+            std::fs::write(dir.join("kubeconfig"), t.kubeconfig_yaml()).unwrap();
             std::fs::write(dir.join("blob"), [0u8, 159, 146, 150]).unwrap();
             let blob = format!("--from-file=blob={}", dir.join("blob").display());
 
-            let run = kubectl(&bin, &dir, &["create", "secret", "generic", "wetix-client", "--from-literal=client_id=x"]).await;
+            let run = kubectl(
+                &bin,
+                &dir,
+                &[
+                    "create",
+                    "secret",
+                    "generic",
+                    "wetix-client",
+                    "--from-literal=client_id=x",
+                ],
+            )
+            .await;
             assert!(run.ok, "{}", run.stderr);
             assert_eq!(run.stdout.trim(), "secret/wetix-client created");
             let s = Api::<Secret>::default_namespaced(client.clone())
@@ -468,33 +451,90 @@ async fn kubectl_creates_secrets_namespaces_configmaps_and_service_accounts() {
                 .unwrap();
             assert_eq!(s.data.unwrap()["client_id"].0, b"x");
             assert_eq!(s.type_.as_deref(), Some("Opaque"));
-            let run = kubectl(&bin, &dir, &["get", "secret", "wetix-client", "-o", "jsonpath={.data.client_id}"]).await;
-            assert_eq!((run.ok, run.stdout.as_str()), (true, "eA=="), "{}", run.stderr);
+            let run = kubectl(
+                &bin,
+                &dir,
+                &[
+                    "get",
+                    "secret",
+                    "wetix-client",
+                    "-o",
+                    "jsonpath={.data.client_id}",
+                ],
+            )
+            .await;
+            assert_eq!(
+                (run.ok, run.stdout.as_str()),
+                (true, "eA=="),
+                "{}",
+                run.stderr
+            );
 
-            let run = kubectl(&bin, &dir, &["create", "namespace", "team-a"]).await;
+            let run = kubectl(&bin, &dir, &["create", "namespace", team]).await;
             assert!(run.ok, "{}", run.stderr);
-            Api::<Namespace>::all(client.clone()).get("team-a").await.unwrap();
+            Api::<Namespace>::all(client.clone())
+                .get(team)
+                .await
+                .unwrap();
 
-            let run = kubectl(&bin, &dir, &["-n", "team-a", "create", "configmap", "settings", "--from-literal=a=b", &blob]).await;
+            let run = kubectl(
+                &bin,
+                &dir,
+                &[
+                    "-n",
+                    team,
+                    "create",
+                    "configmap",
+                    "settings",
+                    "--from-literal=a=b",
+                    &blob,
+                ],
+            )
+            .await;
             assert!(run.ok, "{}", run.stderr);
-            let cm = Api::<ConfigMap>::namespaced(client.clone(), "team-a")
+            let cm = Api::<ConfigMap>::namespaced(client.clone(), team)
                 .get("settings")
                 .await
                 .unwrap();
             assert_eq!(cm.data.unwrap()["a"], "b");
             assert_eq!(cm.binary_data.unwrap()["blob"].0, vec![0, 159, 146, 150]);
 
-            let run = kubectl(&bin, &dir, &["-n", "team-a", "create", "serviceaccount", "robot"]).await;
+            let run = kubectl(
+                &bin,
+                &dir,
+                &["-n", team, "create", "serviceaccount", "robot"],
+            )
+            .await;
             assert!(run.ok, "{}", run.stderr);
-            Api::<ServiceAccount>::namespaced(client.clone(), "team-a")
+            Api::<ServiceAccount>::namespaced(client.clone(), team)
                 .get("robot")
                 .await
                 .unwrap();
-            let run = kubectl(&bin, &dir, &["-n", "team-a", "get", "configmaps,serviceaccounts"]).await;
+            let run = kubectl(
+                &bin,
+                &dir,
+                &["-n", team, "get", "configmaps,serviceaccounts"],
+            )
+            .await;
             assert!(run.ok, "{}", run.stderr);
-            assert!(run.stdout.contains("settings") && run.stdout.contains("robot"), "{}", run.stdout);
+            assert!(
+                run.stdout.contains("settings") && run.stdout.contains("robot"),
+                "{}",
+                run.stdout
+            );
 
-            let run = kubectl(&bin, &dir, &["create", "secret", "generic", "Bad_Name", "--from-literal=a=b"]).await;
+            let run = kubectl(
+                &bin,
+                &dir,
+                &[
+                    "create",
+                    "secret",
+                    "generic",
+                    "Bad_Name",
+                    "--from-literal=a=b",
+                ],
+            )
+            .await;
             assert!(!run.ok);
             assert!(
                 run.stderr.contains("Secret \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"),
@@ -512,8 +552,9 @@ async fn kubectl_creates_secrets_namespaces_configmaps_and_service_accounts() {
                     .is_none()
             );
             let _ = std::fs::remove_dir_all(&dir);
-        })
-        .await;
+            let run = kubectl(&bin, &dir, &["delete", "secret", "wetix-client-gone"]).await;
+            assert!(!run.ok);
+        }
     }
 }
 
@@ -525,3 +566,11 @@ fn uuid_like() -> String {
         .unwrap_or(0);
     format!("{}-{nanos}", std::process::id())
 }
+
+on_both!(
+    a_protobuf_secret_is_stored_like_its_json_twin_and_answered_in_json,
+    yaml_bodies_are_accepted_for_create_and_replace,
+    configmaps_namespaces_service_accounts_and_leases_decode_from_protobuf,
+    protobuf_bodies_that_cannot_be_decoded_are_refused_with_a_status,
+    kubectl_creates_secrets_namespaces_configmaps_and_service_accounts,
+);

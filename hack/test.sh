@@ -19,6 +19,10 @@ case "$WETIX_TEST_CLUSTER" in
   both | real | emulator) ;;
   *) echo "WETIX_TEST_CLUSTER=$WETIX_TEST_CLUSTER: expected both, real or emulator" >&2; exit 2 ;;
 esac
+if [[ "${CI:-}" == true && "$WETIX_TEST_CLUSTER" != both ]]; then
+  echo "CI=true runs every suite on both servers; WETIX_TEST_CLUSTER=$WETIX_TEST_CLUSTER is refused" >&2
+  exit 2
+fi
 
 if cargo fmt --version >/dev/null 2>&1; then
   echo "==> cargo fmt --check"

@@ -45,6 +45,12 @@ impl Server {
     /// Whether `WETIX_TEST_CLUSTER` selects this server.
     pub fn selected(self) -> bool {
         let choice = std::env::var("WETIX_TEST_CLUSTER").unwrap_or_else(|_| "both".into());
+        // CI judges on both servers: nothing may quietly leave one out.
+        if std::env::var("CI").is_ok_and(|ci| ci == "true") && choice != "both" {
+            panic!(
+                "CI=true runs every test on both servers; WETIX_TEST_CLUSTER={choice} is refused"
+            );
+        }
         match choice.as_str() {
             "both" => true,
             "emulator" => self == Server::Emulator,

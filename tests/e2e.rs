@@ -509,6 +509,7 @@ async fn a_renewal_costs_one_wetix_call_one_secret_write_one_status_write_and_it
     let mut requests: Vec<String> = stack
         .cluster
         .operator_requests()
+        .await
         .into_iter()
         .filter(|r| !r.query.contains("watch=true"))
         .map(|r| format!("{} {}", r.method, r.path))

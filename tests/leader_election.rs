@@ -267,7 +267,7 @@ async fn only_the_holder_reconciles_and_a_standby_takes_over_within_the_lease_du
     // While a leads, b writes nothing: every write is a's Lease renewal.
     stack.cluster.clear_requests();
     tokio::time::sleep(RENEW_INTERVAL + RETRY_INTERVAL).await;
-    let requests = stack.cluster.operator_requests();
+    let requests = stack.cluster.operator_requests().await;
     let writes: Vec<_> = requests.iter().filter(|r| r.method != "GET").collect();
     assert!(
         !writes.is_empty()

@@ -94,7 +94,7 @@ async fn deploy_rbac_grants_exactly_the_verbs_the_operator_uses(server: Server) 
     }
     assert!(stack.stop_operator().await.success());
 
-    let used = used(&stack);
+    let used = used(&stack).await;
     let implied: BTreeSet<Grant> = [grant("", "secrets", "create")].into();
     let missing: Vec<_> = used.difference(&granted).collect();
     assert!(missing.is_empty(), "used but not granted: {missing:?}");
@@ -113,9 +113,9 @@ fn grant(group: &str, resource: &str, verb: &str) -> Grant {
 }
 
 /// What the operator asked the API server for, as RBAC sees it.
-fn used(stack: &Stack) -> BTreeSet<Grant> {
+async fn used(stack: &Stack) -> BTreeSet<Grant> {
     let mut used = BTreeSet::new();
-    for request in stack.cluster.operator_requests() {
+    for request in stack.cluster.operator_requests().await {
         let ours = request
             .user_agent
             .as_deref()

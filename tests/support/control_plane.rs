@@ -219,6 +219,14 @@ impl ControlPlane {
             .collect()
     }
 
+    /// Whether the audit log records a completed request whose URI contains `needle`.
+    pub fn audit_log_has(&self, needle: &str) -> bool {
+        std::fs::read_to_string(self.dir.join("audit.log"))
+            .unwrap_or_default()
+            .lines()
+            .any(|line| line.contains(needle) && line.contains("\"stage\":\"ResponseComplete\""))
+    }
+
     /// The audit log's length now: requests after this point are "since now".
     pub fn audit_offset(&self) -> u64 {
         std::fs::metadata(self.dir.join("audit.log")).map_or(0, |m| m.len())

@@ -65,7 +65,7 @@ impl Cluster {
     /// test.
     pub async fn start(server: Server) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let namespace = namespace_for_this_test();
+        let namespace = control_plane::namespace_for_this_test();
         match server {
             Server::Emulator => {
                 let emulator = Emulator::start().await.expect("emulator starts");
@@ -85,7 +85,7 @@ impl Cluster {
                 }
             }
             Server::Real => {
-                let plane = tokio::task::spawn_blocking(control_plane::shared)
+                let plane = tokio::task::spawn_blocking(control_plane::with_operator)
                     .await
                     .expect("control plane start-up")
                     .unwrap_or_else(|why| panic!("the real control plane is not available: {why}\n(WETIX_TEST_CLUSTER=emulator runs the emulator tier alone)"));
@@ -208,35 +208,6 @@ pub async fn client_from(kubeconfig_yaml: &str) -> Client {
         .await
         .expect("config from kubeconfig");
     Client::try_from(config).expect("client")
-}
-
-/// A namespace name for the running test, from its name (the test harness names each test's
-/// thread after it), unique within the control plane.
-fn namespace_for_this_test() -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let thread = std::thread::current();
-    let test = thread.name().unwrap_or("test");
-    let leaf: String = test
-        .rsplit("::")
-        .find(|part| !matches!(*part, "real" | "emulator"))
-        .unwrap_or(test)
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .take(40)
-        .collect();
-    let unique = format!(
-        "{:x}{:x}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    );
-    format!("{}-{unique}", leaf.trim_matches('-'))
 }
 
 /// Runs each named `async fn NAME(server: Server)` as two tests, `NAME::emulator` and

@@ -20,7 +20,15 @@ use std::{
 use kube_emulator::RequestRecord;
 use serde_json::Value;
 
-const REPO: &str = env!("CARGO_MANIFEST_DIR");
+/// The repository's root: this file also serves the emulator's tests, a crate further down.
+fn repo() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .find(|dir| dir.join("hack/control-plane.sh").is_file())
+        .unwrap_or(manifest)
+        .to_path_buf()
+}
 /// The namespace and ServiceAccount `deploy/` creates for the operator.
 pub const OPERATOR_NAMESPACE: &str = "wetix-operator";
 pub const OPERATOR_SERVICE_ACCOUNT: &str = "wetix-operator";
@@ -35,29 +43,44 @@ pub struct ControlPlane {
 
 static SHARED: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
 static PRIVATE: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
+static OPERATOR_INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
 
 /// The shared control plane, started on first use. An error says why it is not available.
 pub fn shared() -> Result<&'static ControlPlane, String> {
-    get_or_start(&SHARED, std::env::var_os("WETIX_TEST_CONTROL_PLANE"))
+    SHARED
+        .get_or_init(|| ControlPlane::open_or_start(std::env::var_os("WETIX_TEST_CONTROL_PLANE")))
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
-/// A control plane of this test binary's own, never `WETIX_TEST_CONTROL_PLANE`'s: for tests
-/// that look across all namespaces and must see only their own objects.
+/// The shared control plane with the CRD and `deploy/` applied.
+pub fn with_operator() -> Result<&'static ControlPlane, String> {
+    let plane = shared()?;
+    OPERATOR_INSTALLED
+        .get_or_init(|| plane.install_operator_manifests())
+        .clone()?;
+    Ok(plane)
+}
+
+/// A control plane of this test binary's own, never `WETIX_TEST_CONTROL_PLANE`'s, with the
+/// CRD and `deploy/` applied: for tests that look across all namespaces and must see only
+/// their own objects.
 pub fn private() -> Result<&'static ControlPlane, String> {
-    get_or_start(&PRIVATE, None)
+    PRIVATE
+        .get_or_init(|| {
+            let plane = ControlPlane::open_or_start(None)?;
+            plane.install_operator_manifests()?;
+            Ok(plane)
+        })
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
-fn get_or_start(
-    cell: &'static OnceLock<Result<ControlPlane, String>>,
-    running: Option<std::ffi::OsString>,
-) -> Result<&'static ControlPlane, String> {
-    cell.get_or_init(|| {
-        let plane = ControlPlane::open_or_start(running)?;
-        plane.install_operator_manifests()?;
-        Ok(plane)
-    })
-    .as_ref()
-    .map_err(Clone::clone)
+/// The directory of the built control-plane binaries, if they are built.
+pub fn built_bin() -> Option<PathBuf> {
+    run_script(&["bin"], &[])
+        .ok()
+        .map(|bin| PathBuf::from(bin.trim()))
 }
 
 impl ControlPlane {
@@ -70,10 +93,11 @@ impl ControlPlane {
                     std::process::id(),
                     nanos()
                 ));
-                let crd = format!("{REPO}/crds/wetixcredentials.yaml");
+                let crd = repo().join("crds/wetixcredentials.yaml");
+                let crd = crd.to_str().ok_or("repository path is not UTF-8")?;
                 let pid = std::process::id().to_string();
                 run_script(
-                    &["up", dir.to_str().ok_or("temp dir is not UTF-8")?, &crd],
+                    &["up", dir.to_str().ok_or("temp dir is not UTF-8")?, crd],
                     &[("WETIX_CONTROL_PLANE_OWNER_PID", &pid)],
                 )?;
                 Self::open(dir)
@@ -111,7 +135,14 @@ impl ControlPlane {
     /// The CRD and everything `kubectl kustomize deploy/` renders, applied as a cluster admin
     /// would, then the CRD's Established condition.
     fn install_operator_manifests(&self) -> Result<(), String> {
-        let rendered = self.kubectl(&["kustomize", &format!("{REPO}/deploy")], None)?;
+        let deploy = repo().join("deploy");
+        let rendered = self.kubectl(
+            &[
+                "kustomize",
+                deploy.to_str().ok_or("repository path is not UTF-8")?,
+            ],
+            None,
+        )?;
         self.kubectl(
             &["apply", "--server-side", "--force-conflicts", "-f", "-"],
             Some(&rendered),
@@ -293,7 +324,7 @@ impl Drop for Bare {
 }
 
 fn run_script(args: &[&str], env: &[(&str, &str)]) -> Result<String, String> {
-    let script = Path::new(REPO).join("hack/control-plane.sh");
+    let script = repo().join("hack/control-plane.sh");
     let output = Command::new(&script)
         .args(args)
         .envs(env.iter().copied())
@@ -311,7 +342,36 @@ fn run_script(args: &[&str], env: &[(&str, &str)]) -> Result<String, String> {
     }
 }
 
-fn nanos() -> u128 {
+/// A namespace name for the running test, from its name (the test harness names each test's
+/// thread after it), unique within the control plane.
+pub fn namespace_for_this_test() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("test");
+    let leaf: String = test
+        .rsplit("::")
+        .find(|part| !matches!(*part, "real" | "emulator"))
+        .unwrap_or(test)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(40)
+        .collect();
+    let unique = format!(
+        "{:x}{:x}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    format!("{}-{unique}", leaf.trim_matches('-'))
+}
+
+pub fn nanos() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos())

@@ -26,6 +26,12 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+// The operator's tests start and open the control plane with the same code.
+#[allow(dead_code)]
+#[path = "../../../../tests/support/control_plane.rs"]
+pub mod control_plane;
+use control_plane::ControlPlane;
+
 /// Upper bound for any single test, once its server is up.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -106,7 +112,7 @@ pub async fn run<F: Future<Output = ()>>(server: Server, test: fn(Target) -> F) 
         println!("skipped: WETIX_TEST_CLUSTER does not select {server:?}");
         return;
     }
-    let namespace = namespace_for_this_test();
+    let namespace = control_plane::namespace_for_this_test();
     let Some(target) = Target::start(server, namespace).await else {
         return;
     };
@@ -140,7 +146,7 @@ impl Target {
                 })
             }
             Server::Real => {
-                let plane = match tokio::task::spawn_blocking(control_plane)
+                let plane = match tokio::task::spawn_blocking(control_plane::shared)
                     .await
                     .expect("control plane start-up")
                 {
@@ -155,7 +161,7 @@ impl Target {
                         return None;
                     }
                 };
-                let client = client_from(&plane.kubeconfig(&namespace)).await;
+                let client = client_from(&plane.admin_kubeconfig(&namespace)).await;
                 Api::<Namespace>::all(client.clone())
                     .create(
                         &PostParams::default(),
@@ -189,7 +195,7 @@ impl Target {
     pub fn kubeconfig_yaml(&self) -> String {
         match (&self.emulator, self.plane) {
             (Some(emulator), _) => emulator.kubeconfig_yaml(&self.ns),
-            (None, Some(plane)) => plane.kubeconfig(&self.ns),
+            (None, Some(plane)) => plane.admin_kubeconfig(&self.ns),
             (None, None) => unreachable!("a target is one or the other"),
         }
     }
@@ -257,7 +263,7 @@ impl Target {
     /// built, else the one on PATH; `None` (after saying so) if there is neither.
     pub fn kubectl(&self) -> Option<Kubectl> {
         let bin = match self.plane {
-            Some(plane) => plane.bin.join("kubectl"),
+            Some(plane) => plane.bin().join("kubectl"),
             None => built_kubectl().or_else(path_kubectl)?,
         };
         Some(Kubectl::new(bin, &self.kubeconfig_yaml()))
@@ -323,7 +329,7 @@ pub fn group() -> &'static str {
         format!(
             "t{:x}{:x}.example.com",
             std::process::id(),
-            nanos() % 0xfffff
+            control_plane::nanos() % 0xfffff
         )
     })
 }
@@ -496,136 +502,5 @@ pub fn path_kubectl() -> Option<PathBuf> {
 
 /// The control plane's kubectl, if `hack/control-plane.sh` has built it.
 pub fn built_kubectl() -> Option<PathBuf> {
-    let bin = run_script(&["bin"], &[]).ok()?;
-    Some(PathBuf::from(bin.trim()).join("kubectl")).filter(|p| p.is_file())
-}
-
-// The real control plane.
-
-const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-
-pub struct ControlPlane {
-    pub dir: PathBuf,
-    pub url: String,
-    ca_pem: String,
-    admin_token: String,
-    pub bin: PathBuf,
-}
-
-/// This test binary's control plane: `WETIX_TEST_CONTROL_PLANE`'s, or one started on first
-/// use and owned by this process. An error says why there is none.
-pub fn control_plane() -> Result<&'static ControlPlane, String> {
-    static PLANE: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
-    PLANE
-        .get_or_init(|| match std::env::var_os("WETIX_TEST_CONTROL_PLANE") {
-            Some(dir) => ControlPlane::open(PathBuf::from(dir)),
-            None => {
-                let dir = std::env::temp_dir().join(format!(
-                    "kube-emulator-control-plane-{}-{}",
-                    std::process::id(),
-                    nanos()
-                ));
-                let pid = std::process::id().to_string();
-                run_script(
-                    &["up", dir.to_str().ok_or("temp dir is not UTF-8")?],
-                    &[("WETIX_CONTROL_PLANE_OWNER_PID", &pid)],
-                )?;
-                ControlPlane::open(dir)
-            }
-        })
-        .as_ref()
-        .map_err(Clone::clone)
-}
-
-impl ControlPlane {
-    fn open(dir: PathBuf) -> Result<Self, String> {
-        let bin = run_script(&["bin"], &[])?;
-        let read = |name: &str| {
-            std::fs::read_to_string(dir.join(name)).map_err(|e| {
-                format!(
-                    "{}: {e} (is the control plane up?)",
-                    dir.join(name).display()
-                )
-            })
-        };
-        let url = read("url")?.trim().to_owned();
-        let ca_pem = read("pki/apiserver.crt")?;
-        let admin_token = read("pki/tokens.csv")?
-            .split(',')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        Ok(Self {
-            dir,
-            url,
-            ca_pem,
-            admin_token,
-            bin: PathBuf::from(bin.trim()),
-        })
-    }
-
-    /// An admin kubeconfig defaulting to `namespace`.
-    pub fn kubeconfig(&self, namespace: &str) -> String {
-        use base64::Engine;
-        let ca = base64::engine::general_purpose::STANDARD.encode(&self.ca_pem);
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: control-plane\n  cluster:\n    server: {url}\n    certificate-authority-data: {ca}\nusers:\n- name: admin\n  user:\n    token: {token}\ncontexts:\n- name: admin\n  context: {{cluster: control-plane, user: admin, namespace: {namespace}}}\ncurrent-context: admin\n",
-            url = self.url,
-            token = self.admin_token,
-        )
-    }
-}
-
-fn run_script(args: &[&str], env: &[(&str, &str)]) -> Result<String, String> {
-    let script = Path::new(REPO).join("hack/control-plane.sh");
-    let output = Command::new(&script)
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| format!("{}: {e}", script.display()))?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(format!(
-            "hack/control-plane.sh {}: {}",
-            args.first().copied().unwrap_or_default(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
-    }
-}
-
-/// A namespace name for the running test, from its name (the test harness names each test's
-/// thread after it), unique within the control plane.
-fn namespace_for_this_test() -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let thread = std::thread::current();
-    let test = thread.name().unwrap_or("test");
-    let leaf: String = test
-        .rsplit("::")
-        .find(|part| !matches!(*part, "real" | "emulator"))
-        .unwrap_or(test)
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .take(40)
-        .collect();
-    let unique = format!(
-        "{:x}{:x}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    );
-    format!("{}-{unique}", leaf.trim_matches('-'))
-}
-
-fn nanos() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos())
+    Some(control_plane::built_bin()?.join("kubectl")).filter(|p| p.is_file())
 }

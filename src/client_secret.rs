@@ -22,11 +22,11 @@ pub enum ClientSecretError {
 
 impl ClientSecretError {
     /// The Ready reason for this error.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> crate::reason::Reason {
         match self {
-            Self::NotFound { .. } => crate::status::reasons::CLIENT_SECRET_NOT_FOUND,
+            Self::NotFound { .. } => crate::reason::Reason::ClientSecretNotFound,
             Self::KeyMissing { .. } | Self::KeyUnusable { .. } => {
-                crate::status::reasons::CLIENT_SECRET_KEY_MISSING
+                crate::reason::Reason::ClientSecretKeyMissing
             }
         }
     }

@@ -155,7 +155,7 @@ fn worth_a_reconcile(credential: &WetixCredential) -> Option<u64> {
     credential.metadata.generation.hash(&mut hasher);
     credential
         .annotations()
-        .get(crate::reconcile::REFRESH_REQUESTED_AT)
+        .get(crate::step::REFRESH_REQUESTED_AT)
         .hash(&mut hasher);
     Some(hasher.finish())
 }
@@ -184,9 +184,9 @@ fn error_policy(credential: Arc<WetixCredential>, error: &Error, _: Arc<Context>
     warn!(
         namespace = credential.namespace().unwrap_or_default(),
         name = credential.name_any(),
-        reason = error.reason(),
+        reason = %error.reason(),
         error = %error_chain(error),
         "reconcile failed"
     );
-    Action::requeue(API_ERROR_RETRY)
+    Action::requeue(error.retry_in().unwrap_or(API_ERROR_RETRY))
 }

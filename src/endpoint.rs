@@ -21,11 +21,11 @@ pub enum EndpointError {
 
 impl EndpointError {
     /// The Ready reason for this refusal.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> crate::reason::Reason {
         match self {
-            Self::NotAllowed { .. } => crate::status::reasons::SERVER_NOT_ALLOWED,
+            Self::NotAllowed { .. } => crate::reason::Reason::ServerNotAllowed,
             Self::InsecureScheme { .. } | Self::Malformed { .. } => {
-                crate::status::reasons::INVALID_SPEC
+                crate::reason::Reason::InvalidSpec
             }
         }
     }

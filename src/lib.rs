@@ -8,6 +8,7 @@
 //! - [`endpoint`]: which WeTix server a credential may call.
 //! - [`secret_cache`]: Secrets known without asking again (versions from a metadata watch).
 //! - [`client_secret`]: the client id and secret read from the referenced Secret.
+//! - [`reason`]: every reason status, Events, metrics and logs give, and its failure class.
 //! - [`tokens`]: the token pair and its lifetimes, as plain data.
 //! - [`oauth`]: the call to WeTix, and what its answer (or failure) means.
 //! - [`schedule`]: when to renew a token, and how long to wait after a failure.
@@ -15,7 +16,8 @@
 //! - [`managed_secret`]: the Secret workloads mount, built from the tokens and read back.
 //! - [`status`]: what the credential's status says afterwards.
 //! - [`rollout`]: restarting workloads that read the token at start-up.
-//! - [`reconcile`]: the one place the steps run in order.
+//! - [`step`]: one reconcile as a pure decision: what to read, ask, write and report next.
+//! - [`reconcile`]: carries out what the step decides, feeding each result back.
 //! - [`triggers`]: which credentials a Secret change concerns.
 //! - [`controller`]: the watches feeding `reconcile`.
 //! - [`metrics`]: the Prometheus metrics.
@@ -38,6 +40,7 @@ pub mod managed_secret;
 pub mod metrics;
 pub mod oauth;
 pub mod plan;
+pub mod reason;
 pub mod reconcile;
 pub mod rollout;
 pub mod run;
@@ -45,6 +48,7 @@ pub mod schedule;
 pub mod secret_cache;
 pub mod sensitive;
 pub mod status;
+pub mod step;
 pub mod tokens;
 pub mod triggers;
 

@@ -17,7 +17,7 @@ use prometheus_client::{
 
 use crate::{
     credential::{WetixCredential, WetixCredentialStatus},
-    oauth::OAuthError,
+    reason::{FailureClass, Reason},
 };
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -55,18 +55,17 @@ pub enum RequestOutcome {
 }
 
 impl RequestOutcome {
-    fn of(error: Option<&OAuthError>) -> Self {
-        match error {
-            None => Self::success,
-            Some(OAuthError::Transient { .. }) => Self::transient_error,
-            Some(OAuthError::ClientRejected { .. } | OAuthError::GrantNotAllowed { .. }) => {
-                Self::client_rejected
-            }
-            Some(OAuthError::RefreshTokenRejected { .. }) => Self::refresh_token_rejected,
-            Some(OAuthError::InvalidResponse(_) | OAuthError::UnexpectedStatus { .. }) => {
-                Self::invalid_response
-            }
-            Some(_) => Self::error,
+    /// The label of a request that succeeded (`None`) or failed for `reason`.
+    pub fn of(failure: Option<Reason>) -> Self {
+        let Some(reason) = failure else {
+            return Self::success;
+        };
+        match reason.class() {
+            FailureClass::Transient if reason == Reason::ServerUnavailable => Self::transient_error,
+            FailureClass::RejectedClient => Self::client_rejected,
+            FailureClass::RejectedRefreshToken => Self::refresh_token_rejected,
+            FailureClass::InvalidAnswer => Self::invalid_response,
+            FailureClass::None | FailureClass::Transient | FailureClass::BadInput => Self::error,
         }
     }
 }
@@ -167,8 +166,8 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Records one token request.
-    pub fn token_request(&self, grant: &'static str, error: Option<&OAuthError>, took: Duration) {
-        let outcome = RequestOutcome::of(error);
+    pub fn token_request(&self, grant: &'static str, failure: Option<Reason>, took: Duration) {
+        let outcome = RequestOutcome::of(failure);
         self.requests
             .get_or_create(&RequestLabels { grant, outcome })
             .inc();

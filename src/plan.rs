@@ -176,18 +176,5 @@ pub fn retry_at(failure: &LastFailure, jitter: Jitter) -> Timestamp {
     failure.at + SignedDuration::try_from(delay).unwrap_or(SignedDuration::MAX)
 }
 
-impl FailureKind {
-    /// How a failed token request is retried.
-    pub fn of(error: &crate::oauth::OAuthError) -> Self {
-        use crate::oauth::OAuthError;
-        match error {
-            OAuthError::ClientRejected { .. } | OAuthError::GrantNotAllowed { .. } => {
-                Self::Rejected
-            }
-            _ => Self::Transient,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests;

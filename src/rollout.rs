@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 use crate::{
     credential::{RolloutRestartTarget, WorkloadKind},
     managed_secret::{FIELD_MANAGER, rfc3339},
+    reason::{Notice, Reason},
+    reconcile::error_chain,
 };
 
 /// The pod-template annotation whose new value restarts the workload.
@@ -36,6 +38,30 @@ pub struct RestartFailed {
     #[source]
     pub source: kube::Error,
 }
+
+/// The Events after restarting `targets` targets with these failures: one Warning per failure,
+/// and one Normal counting the restarted, if any.
+pub fn notices(targets: usize, failures: &[RestartFailed], namespace: &str) -> Vec<Notice> {
+    let mut notices: Vec<Notice> = failures
+        .iter()
+        .map(|failure| {
+            let message = if failure.not_found {
+                format!("{failure}: not found in namespace {namespace:?}")
+            } else {
+                error_chain(failure)
+            };
+            Notice::warning(Reason::RolloutRestartFailed, &message, ACTION)
+        })
+        .collect();
+    let restarted = targets.saturating_sub(failures.len());
+    if restarted > 0 {
+        let note = format!("restarted {restarted} of {targets} rollout targets");
+        notices.push(Notice::normal(Reason::RolloutRestarted, &note, ACTION));
+    }
+    notices
+}
+
+const ACTION: &str = "RestartWorkload";
 
 /// Restarts every target; the failures are returned, never fatal: the Secret is already written.
 pub async fn restart_all(

@@ -5,31 +5,10 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::{
-    credential::WetixCredentialStatus, managed_secret::StoredTokens, managed_secret::rfc3339,
+    credential::WetixCredentialStatus,
+    managed_secret::{StoredTokens, rfc3339},
+    reason::{FailureClass, Reason},
 };
-
-/// Every reason the Ready condition, the Events and the metrics use. One place, bounded set.
-pub mod reasons {
-    pub const TOKEN_ISSUED: &str = "TokenIssued";
-    pub const TOKEN_REFRESHED: &str = "TokenRefreshed";
-    /// Valid tokens are in place and nothing had to be requested.
-    pub const TOKEN_VALID: &str = "TokenValid";
-    pub const CLIENT_SECRET_NOT_FOUND: &str = "ClientSecretNotFound";
-    pub const CLIENT_SECRET_KEY_MISSING: &str = "ClientSecretKeyMissing";
-    pub const INVALID_SPEC: &str = "InvalidSpec";
-    pub const SERVER_NOT_ALLOWED: &str = "ServerNotAllowed";
-    pub const INVALID_CLIENT: &str = "InvalidClient";
-    pub const SERVER_UNAVAILABLE: &str = "ServerUnavailable";
-    pub const INVALID_SERVER_RESPONSE: &str = "InvalidServerResponse";
-    pub const REAUTHORIZATION_REQUIRED: &str = "ReauthorizationRequired";
-    pub const SECRET_CONFLICT: &str = "SecretConflict";
-    pub const SUSPENDED: &str = "Suspended";
-    /// Event reasons for `spec.rolloutRestartTargets`.
-    pub const ROLLOUT_RESTARTED: &str = "RolloutRestarted";
-    pub const ROLLOUT_RESTART_FAILED: &str = "RolloutRestartFailed";
-    /// The Kubernetes API refused or failed a write; retried.
-    pub const KUBERNETES_API_ERROR: &str = "KubernetesApiError";
-}
 
 pub const READY: &str = "Ready";
 
@@ -39,13 +18,13 @@ pub enum Outcome<'a> {
     /// New tokens were obtained and written. `reason` is TokenIssued or TokenRefreshed.
     Renewed {
         tokens: &'a StoredTokens,
-        reason: &'static str,
+        reason: Reason,
     },
     /// The tokens in the Secret are valid and were kept.
     Kept { tokens: &'a StoredTokens },
     /// Something failed. `tokens` are what the Secret still holds, untouched.
     Failed {
-        reason: &'static str,
+        reason: Reason,
         message: &'a str,
         tokens: Option<&'a StoredTokens>,
         /// A failed token request (counted for backoff), rather than bad input.
@@ -79,7 +58,7 @@ pub fn next_status(context: &Context<'_>, outcome: Outcome<'_>) -> WetixCredenti
         Outcome::Kept { tokens } => {
             let reason = match previous_ready(&previous) {
                 Some(c) if c.status == "True" => reason_of(&c.reason),
-                _ => reasons::TOKEN_VALID,
+                _ => Reason::TokenValid,
             };
             ("True", reason, valid_message(tokens), Some(tokens))
         }
@@ -101,16 +80,11 @@ pub fn next_status(context: &Context<'_>, outcome: Outcome<'_>) -> WetixCredenti
                 c.message.clone(),
                 tokens,
             ),
-            None => (
-                "Unknown",
-                reasons::SERVER_UNAVAILABLE,
-                String::new(),
-                tokens,
-            ),
+            None => ("Unknown", Reason::ServerUnavailable, String::new(), tokens),
         },
         Outcome::Suspended { tokens } => (
             "False",
-            reasons::SUSPENDED,
+            Reason::Suspended,
             "spec.suspend is true: no calls to WeTix, the Secret is left as it is".to_owned(),
             tokens,
         ),
@@ -157,33 +131,36 @@ fn previous_ready(status: &WetixCredentialStatus) -> Option<&Condition> {
     status.conditions.iter().find(|c| c.type_ == READY)
 }
 
-/// Maps a stored reason back onto the bounded set, so no free text ever flows on.
-fn reason_of(stored: &str) -> &'static str {
-    match stored {
-        reasons::TOKEN_ISSUED => reasons::TOKEN_ISSUED,
-        reasons::TOKEN_REFRESHED => reasons::TOKEN_REFRESHED,
-        _ => reasons::TOKEN_VALID,
+/// A stored Ready reason read back for a kept token: a renewal's reason stays, anything else
+/// (including what someone else wrote) becomes `TokenValid`.
+fn reason_of(stored: &str) -> Reason {
+    match Reason::parse(stored) {
+        Some(reason) if reason.renewed() => reason,
+        _ => Reason::TokenValid,
     }
 }
 
-/// Maps a stored failure reason back onto the bounded set.
-fn failure_reason(stored: &str) -> &'static str {
-    [
-        reasons::INVALID_CLIENT,
-        reasons::REAUTHORIZATION_REQUIRED,
-        reasons::INVALID_SERVER_RESPONSE,
-        reasons::SERVER_UNAVAILABLE,
-    ]
-    .into_iter()
-    .find(|r| *r == stored)
-    .unwrap_or(reasons::SERVER_UNAVAILABLE)
+/// A stored failure reason read back while waiting: a failed request's reason stays,
+/// anything else becomes `ServerUnavailable`.
+fn failure_reason(stored: &str) -> Reason {
+    match Reason::parse(stored) {
+        Some(reason)
+            if matches!(
+                reason.class(),
+                FailureClass::RejectedClient | FailureClass::InvalidAnswer
+            ) || reason == Reason::ServerUnavailable =>
+        {
+            reason
+        }
+        _ => Reason::ServerUnavailable,
+    }
 }
 
 /// The Ready condition; its lastTransitionTime moves only when its status changes.
 fn ready_condition(
     previous: Option<&Condition>,
     status: &str,
-    reason: &str,
+    reason: Reason,
     message: String,
     context: &Context<'_>,
 ) -> Condition {
@@ -194,7 +171,7 @@ fn ready_condition(
     Condition {
         type_: READY.into(),
         status: status.into(),
-        reason: reason.into(),
+        reason: reason.as_str().into(),
         message,
         last_transition_time,
         observed_generation: context.generation,

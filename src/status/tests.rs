@@ -34,7 +34,7 @@ fn after_an_issue_the_status_reads_like_the_contract() {
         &context(None),
         Outcome::Renewed {
             tokens: &tokens,
-            reason: reasons::TOKEN_ISSUED,
+            reason: Reason::TokenIssued,
         },
     );
     let json = serde_json::to_value(&status).unwrap();
@@ -61,7 +61,7 @@ fn failures_count_attempts_and_keep_the_known_expiry() {
     let first = next_status(
         &ctx,
         Outcome::Failed {
-            reason: reasons::SERVER_UNAVAILABLE,
+            reason: Reason::ServerUnavailable,
             message: "WeTix answered 503",
             tokens: Some(&tokens),
             attempt: true,
@@ -84,7 +84,7 @@ fn failures_count_attempts_and_keep_the_known_expiry() {
     let second = next_status(
         &context(Some(&first)),
         Outcome::Failed {
-            reason: reasons::SERVER_UNAVAILABLE,
+            reason: Reason::ServerUnavailable,
             message: "WeTix answered 503",
             tokens: Some(&tokens),
             attempt: true,
@@ -96,7 +96,7 @@ fn failures_count_attempts_and_keep_the_known_expiry() {
         &context(Some(&second)),
         Outcome::Renewed {
             tokens: &tokens,
-            reason: reasons::TOKEN_REFRESHED,
+            reason: Reason::TokenRefreshed,
         },
     );
     assert_eq!(recovered.failed_attempts, 0);
@@ -108,7 +108,7 @@ fn bad_input_does_not_count_as_an_attempt() {
     let status = next_status(
         &context(None),
         Outcome::Failed {
-            reason: reasons::CLIENT_SECRET_NOT_FOUND,
+            reason: Reason::ClientSecretNotFound,
             message: "Secret \"wetix-client\" not found",
             tokens: None,
             attempt: false,
@@ -126,7 +126,7 @@ fn the_transition_time_moves_only_when_ready_changes() {
         &context(None),
         Outcome::Renewed {
             tokens: &tokens,
-            reason: reasons::TOKEN_ISSUED,
+            reason: Reason::TokenIssued,
         },
     );
     let mut later = context(Some(&first));
@@ -142,7 +142,7 @@ fn the_transition_time_moves_only_when_ready_changes() {
     let failed = next_status(
         &later,
         Outcome::Failed {
-            reason: reasons::INVALID_CLIENT,
+            reason: Reason::InvalidClient,
             message: "rejected",
             tokens: Some(&tokens),
             attempt: true,
@@ -172,7 +172,7 @@ fn no_token_value_appears_anywhere_in_the_status() {
         &context(None),
         Outcome::Renewed {
             tokens: &tokens,
-            reason: reasons::TOKEN_ISSUED,
+            reason: Reason::TokenIssued,
         },
     );
     let text = serde_json::to_string(&status).unwrap();

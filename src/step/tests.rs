@@ -1,0 +1,525 @@
+use std::collections::BTreeMap;
+
+use k8s_openapi::{
+    ByteString,
+    api::core::v1::Secret,
+    apimachinery::pkg::apis::meta::v1::{Condition, Time},
+};
+use kube::api::ObjectMeta;
+
+use super::*;
+use crate::{
+    credential::{RefreshTokenSecretRef, WetixCredential},
+    fixtures::{at, credential, pair},
+    oauth::TransientCause,
+    secret_cache::{Written, body_hash},
+    tokens::TokenPair,
+};
+
+const T0: &str = "2026-11-25T10:00:00Z";
+
+fn secret(name: &str, pairs: &[(&str, &str)]) -> Secret {
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..ObjectMeta::default()
+        },
+        data: Some(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), ByteString(v.as_bytes().to_vec())))
+                .collect::<BTreeMap<_, _>>(),
+        ),
+        ..Secret::default()
+    }
+}
+
+fn client() -> Secret {
+    secret(
+        "wetix-client",
+        &[("client_id", "shop"), ("client_secret", "s3cret")],
+    )
+}
+
+/// One reconcile's world: by default a new credential whose client Secret has been read.
+struct Scene {
+    credential: WetixCredential,
+    seen: Seen,
+    client: Option<Option<Secret>>,
+    bootstrap: Option<Option<Secret>>,
+    answers: Vec<Result<TokenPair, OAuthError>>,
+    memory: Memory,
+    now: Timestamp,
+}
+
+impl Scene {
+    fn new() -> Self {
+        Self {
+            credential: credential(),
+            seen: Seen::Read(None),
+            client: Some(Some(client())),
+            bootstrap: None,
+            answers: vec![],
+            memory: Memory::default(),
+            now: at(T0),
+        }
+    }
+
+    /// The credential's own tokens (issued at T0: access 1 h, refresh 2 h) in its Secret.
+    fn with_tokens(mut self) -> Self {
+        let tokens = self.tokens(pair(T0, 3600, 7200));
+        let body = body_hash(&managed_secret::desired(&self.credential, &tokens));
+        self.seen = Seen::Written(Written {
+            resource_version: "7".into(),
+            tokens,
+            body,
+        });
+        self
+    }
+
+    fn at(mut self, now: &str) -> Self {
+        self.now = at(now);
+        self
+    }
+
+    fn answered(mut self, answer: Result<TokenPair, OAuthError>) -> Self {
+        self.answers.push(answer);
+        self
+    }
+
+    fn status(mut self, reason: &str, failed_attempts: u32, failed_at: &str) -> Self {
+        let status = self.credential.status.get_or_insert_with(Default::default);
+        status.failed_attempts = failed_attempts;
+        status.last_failure_time = Some(Time(at(failed_at)));
+        status.conditions = vec![Condition {
+            type_: "Ready".into(),
+            status: "False".into(),
+            reason: reason.into(),
+            message: String::new(),
+            last_transition_time: Time(at(failed_at)),
+            observed_generation: None,
+        }];
+        self
+    }
+
+    fn refresh_requested(mut self, value: &str) -> Self {
+        self.credential
+            .metadata
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(REFRESH_REQUESTED_AT.into(), value.into());
+        self
+    }
+
+    /// Tokens as the current server and client credentials would have issued them.
+    fn tokens(&self, pair: TokenPair) -> StoredTokens {
+        let endpoint = endpoint::resolve(&self.credential.spec.server, &[]).unwrap();
+        let credentials = client_secret::client_credentials(
+            Some(&client()),
+            &self.credential.spec.client_secret_ref,
+        )
+        .unwrap();
+        StoredTokens {
+            pair,
+            issued_for: managed_secret::issued_for(&endpoint, &credentials),
+        }
+    }
+
+    fn decide(&self) -> Decision {
+        let observed = Observed {
+            credential: &self.credential,
+            managed: &self.seen,
+            client_secret: self.client.as_ref().map(Option::as_ref),
+            bootstrap_secret: self.bootstrap.as_ref().map(Option::as_ref),
+            answers: &self.answers,
+            allowed_server_urls: &[],
+            now: self.now,
+        };
+        decide(&observed, &self.memory)
+    }
+
+    fn act(&self) -> Act {
+        match self.decide() {
+            Decision::Act(act) => act,
+            other => panic!("expected to act, got {other:?}"),
+        }
+    }
+}
+
+fn status_of(act: &Act) -> &WetixCredentialStatus {
+    act.effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::WriteStatus(status) => Some(&**status),
+            _ => None,
+        })
+        .expect("every act ends with the status")
+}
+
+fn ready_reason(act: &Act) -> String {
+    status_of(act).conditions[0].reason.clone()
+}
+
+fn notices(act: &Act) -> Vec<&Notice> {
+    act.effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Publish(notice) => Some(notice),
+            _ => None,
+        })
+        .collect()
+}
+
+fn writes(act: &Act) -> Vec<&Write> {
+    act.effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::WriteSecret(write) => Some(write),
+            _ => None,
+        })
+        .collect()
+}
+
+fn requested_grant(decision: &Decision) -> Option<&'static str> {
+    match decision {
+        Decision::Request(request, _) => Some(request.grant.label()),
+        _ => None,
+    }
+}
+
+fn rejected_refresh() -> Result<TokenPair, OAuthError> {
+    Err(OAuthError::RefreshTokenRejected { status: 400 })
+}
+
+#[test]
+fn reads_come_before_requests_and_only_what_is_needed() {
+    let mut unread = Scene::new();
+    unread.client = None;
+    assert!(matches!(unread.decide(), Decision::Read(name) if name == "wetix-client"));
+
+    let mut bootstrapped = Scene::new();
+    bootstrapped.credential.spec.refresh_token_secret_ref = Some(RefreshTokenSecretRef {
+        name: "seed".into(),
+        key: "refresh_token".into(),
+    });
+    assert!(matches!(bootstrapped.decide(), Decision::Read(name) if name == "seed"));
+    bootstrapped.bootstrap = Some(Some(secret("seed", &[("refresh_token", "r0")])));
+    assert_eq!(
+        requested_grant(&bootstrapped.decide()),
+        Some("refresh_token")
+    );
+
+    let mut has_tokens = Scene::new().with_tokens();
+    has_tokens.credential.spec.refresh_token_secret_ref = bootstrapped
+        .credential
+        .spec
+        .refresh_token_secret_ref
+        .clone();
+    assert!(
+        matches!(has_tokens.decide(), Decision::Act(_)),
+        "no bootstrap read with tokens"
+    );
+
+    let mut suspended = Scene::new();
+    suspended.client = None;
+    suspended.credential.spec.suspend = true;
+    let act = suspended.act();
+    assert_eq!(ready_reason(&act), "Suspended");
+    assert_eq!(
+        act.requeue, None,
+        "a suspended credential waits for a change"
+    );
+}
+
+#[test]
+fn a_rejected_refresh_token_falls_back_to_client_credentials_at_once() {
+    let due = Scene::new().with_tokens().at("2026-11-25T10:50:00Z");
+    assert_eq!(requested_grant(&due.decide()), Some("refresh_token"));
+
+    let rejected = due.answered(rejected_refresh());
+    assert_eq!(
+        requested_grant(&rejected.decide()),
+        Some("client_credentials")
+    );
+
+    let issued = rejected.answered(Ok(pair("2026-11-25T10:50:00Z", 3600, 7200)));
+    let act = issued.act();
+    assert_eq!(
+        ready_reason(&act),
+        "TokenIssued",
+        "the fresh pair came from client credentials"
+    );
+
+    let mut rejected_twice = Scene::new().with_tokens().at("2026-11-25T10:50:00Z");
+    rejected_twice.answers = vec![
+        rejected_refresh(),
+        Err(OAuthError::ClientRejected { status: 401 }),
+    ];
+    let act = rejected_twice.act();
+    assert_eq!(ready_reason(&act), "InvalidClient");
+    assert!(writes(&act).is_empty(), "the Secret keeps its tokens");
+
+    // A client-credentials grant that is refused is not retried with itself.
+    let first = Scene::new().answered(Err(OAuthError::ClientRejected { status: 401 }));
+    assert_eq!(ready_reason(&first.act()), "InvalidClient");
+}
+
+#[test]
+fn the_event_and_status_wording_follows_the_grant() {
+    let table = [
+        (
+            Scene::new(),
+            "TokenIssued",
+            "tokens issued and written to Secret \"ticketing-token\" (created)",
+        ),
+        (
+            Scene::new().with_tokens().at("2026-11-25T10:50:00Z"),
+            "TokenRefreshed",
+            "tokens refreshed and written to Secret \"ticketing-token\";",
+        ),
+    ];
+    for (scene, reason, note) in table {
+        let act = scene
+            .answered(Ok(pair("2026-11-25T10:50:00Z", 3600, 7200)))
+            .act();
+        assert_eq!(ready_reason(&act), reason);
+        let notices = notices(&act);
+        assert_eq!(notices.len(), 1);
+        assert!(notices[0].note.starts_with(note), "{}", notices[0].note);
+        assert!(!notices[0].warning);
+        assert!(
+            matches!(writes(&act)[..], [Write::New(Pending { reason: r, .. })] if *r == notices[0].reason)
+        );
+    }
+}
+
+#[test]
+fn new_tokens_are_written_before_their_event_and_status() {
+    let mut scene = Scene::new().answered(Ok(pair(T0, 3600, 7200)));
+    scene.credential.spec.rollout_restart_targets = vec![crate::credential::RolloutRestartTarget {
+        kind: crate::credential::WorkloadKind::Deployment,
+        name: "web".into(),
+    }];
+    let order: Vec<&str> = scene
+        .act()
+        .effects
+        .iter()
+        .map(|e| match e {
+            Effect::WriteSecret(_) => "secret",
+            Effect::Publish(_) => "event",
+            Effect::RestartWorkloads => "restart",
+            Effect::WriteStatus(_) => "status",
+        })
+        .collect();
+    assert_eq!(order, ["secret", "event", "restart", "status"]);
+}
+
+#[test]
+fn the_next_look_is_the_renewal_time_and_a_past_one_is_now() {
+    let now = at(T0);
+    let table = [
+        (Some(at("2026-11-25T10:00:30Z")), 0, Duration::from_secs(30)),
+        (Some(at("2026-11-25T09:59:00Z")), 0, Duration::ZERO),
+        (Some(at("2020-01-01T00:00:00Z")), 3, Duration::ZERO),
+        (Some(at("2027-01-01T00:00:00Z")), 0, MAX_REQUEUE),
+        (None, 0, MAX_REQUEUE),
+        (None, 2, schedule::MAX_RETRY_DELAY),
+    ];
+    for (next, failed, want) in table {
+        assert_eq!(requeue_after(next, failed, now), want, "{next:?} {failed}");
+    }
+}
+
+#[test]
+fn a_failure_read_back_from_status_backs_off_by_its_class() {
+    // Failed at T0 after 1 attempt; looked at 1 minute later.
+    let table = [
+        ("InvalidClient", true),
+        ("ReauthorizationRequired", true),
+        ("ServerUnavailable", true),
+        ("InvalidServerResponse", true),
+        ("ClientSecretNotFound", false),
+        ("SomethingElseWrote", false),
+    ];
+    for (reason, waits) in table {
+        let scene = Scene::new()
+            .status(reason, 1, T0)
+            .at("2026-11-25T10:00:01Z");
+        match scene.decide() {
+            Decision::Act(act) if waits => {
+                assert!(act.requeue.is_some_and(|r| r > Duration::ZERO), "{reason}");
+                assert!(writes(&act).is_empty());
+            }
+            Decision::Request(..) if !waits => {}
+            other => panic!("{reason}: {other:?}"),
+        }
+    }
+    // A rejected client waits five minutes, a transient failure far less.
+    let rejected = Scene::new()
+        .status("InvalidClient", 1, T0)
+        .at("2026-11-25T10:04:59Z");
+    assert!(matches!(rejected.decide(), Decision::Act(_)));
+    let transient = Scene::new()
+        .status("ServerUnavailable", 1, T0)
+        .at("2026-11-25T10:04:59Z");
+    assert!(matches!(transient.decide(), Decision::Request(..)));
+}
+
+#[test]
+fn a_failed_request_counts_an_attempt_and_says_when_it_is_retried() {
+    let scene = Scene::new().answered(Err(OAuthError::Transient {
+        cause: TransientCause::Status(503),
+        retry_after: Some(Duration::from_secs(20)),
+    }));
+    let act = scene.act();
+    let status = status_of(&act);
+    assert_eq!(status.failed_attempts, 1);
+    assert_eq!(ready_reason(&act), "ServerUnavailable");
+    assert_eq!(
+        act.requeue,
+        Some(Duration::from_secs(20)),
+        "Retry-After is honoured"
+    );
+    assert_eq!(act.memory.retry_after, Some(Duration::from_secs(20)));
+    assert_eq!(notices(&act)[0].reason, Reason::ServerUnavailable);
+    assert!(notices(&act)[0].warning);
+}
+
+#[test]
+fn bad_input_publishes_its_event_once_per_reason() {
+    let mut missing = Scene::new();
+    missing.client = Some(None);
+    let act = missing.act();
+    assert_eq!(ready_reason(&act), "ClientSecretNotFound");
+    assert_eq!(notices(&act).len(), 1);
+    assert_eq!(
+        act.requeue,
+        Some(MAX_REQUEUE),
+        "bad input is not retried in a loop"
+    );
+
+    let mut again = Scene::new().status("ClientSecretNotFound", 0, T0);
+    again.client = Some(None);
+    assert!(
+        notices(&again.act()).is_empty(),
+        "the same reason again: no new Event"
+    );
+
+    let mut changed = Scene::new().status("ClientSecretNotFound", 0, T0);
+    changed.client = Some(Some(secret("wetix-client", &[("client_id", "shop")])));
+    let act = changed.act();
+    assert_eq!(ready_reason(&act), "ClientSecretKeyMissing");
+    assert_eq!(notices(&act).len(), 1);
+}
+
+#[test]
+fn a_refresh_request_is_handled_by_a_renewal_or_a_failed_attempt_only() {
+    let table: [(Scene, &str); 4] = [
+        (
+            Scene::new()
+                .with_tokens()
+                .refresh_requested("r1")
+                .answered(Ok(pair(T0, 3600, 7200))),
+            "r1",
+        ),
+        (
+            Scene::new()
+                .with_tokens()
+                .refresh_requested("r1")
+                .answered(Err(OAuthError::ClientRejected { status: 401 })),
+            "r1",
+        ),
+        (
+            {
+                let mut s = Scene::new().with_tokens().refresh_requested("r1");
+                s.client = Some(None);
+                s
+            },
+            "",
+        ),
+        (
+            {
+                let mut s = Scene::new().with_tokens().refresh_requested("r1");
+                s.credential.spec.suspend = true;
+                s
+            },
+            "",
+        ),
+    ];
+    for (scene, handled) in table {
+        assert_eq!(status_of(&scene.act()).last_refresh_request, handled);
+    }
+    let requested = Scene::new().with_tokens().refresh_requested("r2");
+    assert_eq!(requested_grant(&requested.decide()), Some("refresh_token"));
+}
+
+#[test]
+fn tokens_whose_write_failed_are_written_first_with_a_doubling_wait() {
+    let tokens = Scene::new().tokens(pair(T0, 3600, 7200));
+    let pending = Pending {
+        tokens: tokens.clone(),
+        reason: Reason::TokenRefreshed,
+        failed_writes: 0,
+    };
+    let mut waits = vec![];
+    let mut memory = Memory::default();
+    let mut next = pending;
+    for _ in 0..6 {
+        let (kept, wait) = write_failed(next, memory);
+        waits.push(wait.as_millis());
+        next = (**kept.pending.as_ref().unwrap()).clone();
+        memory = kept;
+    }
+    assert_eq!(waits, [200, 400, 800, 1600, 3200, 5000]);
+
+    let mut scene = Scene::new().with_tokens().at("2026-11-25T10:50:00Z");
+    scene.memory = memory;
+    let act = scene.act();
+    assert!(act.memory.pending.is_none(), "taken out to be written");
+    assert!(
+        matches!(writes(&act)[..], [Write::New(Pending { tokens: t, failed_writes: 6, .. })] if *t == tokens)
+    );
+    assert_eq!(
+        ready_reason(&act),
+        "TokenRefreshed",
+        "no new request while tokens are pending"
+    );
+}
+
+#[test]
+fn a_secret_of_someone_else_is_a_conflict_and_never_written() {
+    let mut scene = Scene::new().answered(Ok(pair(T0, 3600, 7200)));
+    scene.seen = Seen::Read(Some(Box::new(secret("ticketing-token", &[("x", "y")]))));
+    let act = scene.act();
+    assert_eq!(ready_reason(&act), "SecretConflict");
+    assert!(writes(&act).is_empty());
+}
+
+#[test]
+fn kept_tokens_restore_an_edited_secret_without_a_request() {
+    let mut scene = Scene::new().with_tokens().at("2026-11-25T10:10:00Z");
+    if let Seen::Written(written) = &mut scene.seen {
+        written.body = 0;
+    }
+    let act = scene.act();
+    assert!(matches!(writes(&act)[..], [Write::Restore(_)]));
+    assert_eq!(ready_reason(&act), "TokenValid");
+    let untouched = Scene::new().with_tokens().at("2026-11-25T10:10:00Z").act();
+    assert!(writes(&untouched).is_empty());
+}
+
+#[test]
+fn a_superseded_version_is_looked_at_again_shortly_without_acting() {
+    let mut scene = Scene::new();
+    scene.credential.metadata.resource_version = Some("41".into());
+    scene
+        .memory
+        .status_written(Some("41".into()), Some("42".into()));
+    let act = scene.act();
+    assert!(act.effects.is_empty());
+    assert_eq!(act.requeue, Some(STALE_RETRY));
+
+    let mut unchanged = Memory::default();
+    unchanged.status_written(Some("41".into()), Some("41".into()));
+    assert_eq!(unchanged.superseded_version, None);
+}

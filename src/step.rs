@@ -143,12 +143,12 @@ pub fn decide(observed: &Observed<'_>, memory: &Memory) -> Decision {
     };
     let issued_for = managed_secret::issued_for(&endpoint, &credentials);
     let policy = spec.renew_policy();
-    let last_failure = step.last_failure();
+    let last_failure = observed.last_failure(memory);
     let plan_input = plan::Observed {
         stored,
         issued_for: &issued_for,
         bootstrap_refresh_token: bootstrap.as_ref(),
-        refresh_requested: step.refresh_request().is_some(),
+        refresh_requested: observed.refresh_request().is_some(),
         last_failure: last_failure.as_ref(),
         policy: &policy,
         jitter: step.jitter,
@@ -291,7 +291,7 @@ impl Step<'_, '_> {
                 let reason = reason_of(error);
                 let message = error.to_string();
                 let failure = LastFailure {
-                    attempts: self.previous_attempts().saturating_add(1),
+                    attempts: self.observed.previous_attempts().saturating_add(1),
                     at: self.observed.now,
                     kind: kind_of(reason.class()).unwrap_or(FailureKind::Transient),
                     retry_after: error.retry_after(),
@@ -385,7 +385,7 @@ impl Step<'_, '_> {
     ) -> Decision {
         let credential = self.observed.credential;
         let previous = credential.status.as_ref();
-        let last_refresh_request = match (self.refresh_request(), handles_request) {
+        let last_refresh_request = match (self.observed.refresh_request(), handles_request) {
             (Some(value), true) => value.to_owned(),
             _ => previous
                 .map(|s| s.last_refresh_request.clone())
@@ -408,47 +408,6 @@ impl Step<'_, '_> {
             effects,
             memory,
             requeue,
-        })
-    }
-
-    /// A new value of the refresh annotation, not handled yet.
-    fn refresh_request(&self) -> Option<&str> {
-        let credential = self.observed.credential;
-        let handled = credential
-            .status
-            .as_ref()
-            .map(|s| s.last_refresh_request.as_str())
-            .unwrap_or_default();
-        credential
-            .annotations()
-            .get(REFRESH_REQUESTED_AT)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty() && *v != handled)
-    }
-
-    fn previous_attempts(&self) -> u32 {
-        self.observed
-            .credential
-            .status
-            .as_ref()
-            .map_or(0, |s| s.failed_attempts)
-    }
-
-    /// The last failed token request, from status (its Ready reason and counters) and memory.
-    fn last_failure(&self) -> Option<LastFailure> {
-        let credential = self.observed.credential;
-        let status = credential.status.as_ref()?;
-        let at = status.last_failure_time.as_ref()?.0;
-        if status.failed_attempts == 0 {
-            return None;
-        }
-        let reason = Reason::parse(&credential.ready_condition()?.reason)?;
-        Some(LastFailure {
-            attempts: status.failed_attempts,
-            at,
-            kind: kind_of(reason.class())?,
-            retry_after: self.memory.retry_after,
-            issued_for: self.memory.failed_issued_for.clone(),
         })
     }
 }

@@ -3,11 +3,15 @@
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
 
+use super::{Memory, REFRESH_REQUESTED_AT, kind_of};
 use crate::{
     credential::WetixCredential,
     managed_secret::{self, Existing},
     oauth::OAuthError,
+    plan::LastFailure,
+    reason::Reason,
     secret_cache::{self, Written},
     tokens::TokenPair,
 };
@@ -55,4 +59,46 @@ pub struct Observed<'a> {
     pub answers: &'a [Result<TokenPair, OAuthError>],
     pub allowed_server_urls: &'a [String],
     pub now: Timestamp,
+}
+
+impl Observed<'_> {
+    /// A new value of the refresh annotation, not handled yet.
+    pub(super) fn refresh_request(&self) -> Option<&str> {
+        let credential = self.credential;
+        let handled = credential
+            .status
+            .as_ref()
+            .map(|s| s.last_refresh_request.as_str())
+            .unwrap_or_default();
+        credential
+            .annotations()
+            .get(REFRESH_REQUESTED_AT)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty() && *v != handled)
+    }
+
+    pub(super) fn previous_attempts(&self) -> u32 {
+        self.credential
+            .status
+            .as_ref()
+            .map_or(0, |s| s.failed_attempts)
+    }
+
+    /// The last failed token request, from status (its Ready reason and counters) and memory.
+    pub(super) fn last_failure(&self, memory: &Memory) -> Option<LastFailure> {
+        let credential = self.credential;
+        let status = credential.status.as_ref()?;
+        let at = status.last_failure_time.as_ref()?.0;
+        if status.failed_attempts == 0 {
+            return None;
+        }
+        let reason = Reason::parse(&credential.ready_condition()?.reason)?;
+        Some(LastFailure {
+            attempts: status.failed_attempts,
+            at,
+            kind: kind_of(reason.class())?,
+            retry_after: memory.retry_after,
+            issued_for: memory.failed_issued_for.clone(),
+        })
+    }
 }

@@ -5,6 +5,7 @@
 //! - [`credential`]: the `WetixCredential` resource, its spec and status.
 //! - [`duration`]: the Go-style duration of `spec.renewBefore`.
 //! - [`sensitive`]: the wrapper that keeps tokens and client secrets out of every log.
+//! - [`error_chain`]: an error and its causes on one line, for logs and messages.
 //! - [`endpoint`]: which WeTix server a credential may call.
 //! - [`secret_cache`]: Secrets known without asking again (versions from a metadata watch).
 //! - [`client_secret`]: the client id and secret read from the referenced Secret.
@@ -33,6 +34,7 @@ pub mod controller;
 pub mod credential;
 pub mod duration;
 pub mod endpoint;
+pub mod error_chain;
 pub mod leader;
 pub mod managed_secret;
 pub mod metrics;

@@ -18,6 +18,7 @@ use futures::future::BoxFuture;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::error_chain::ErrorChain;
 use crate::sensitive::Sensitive;
 use crate::tokens::{Lifetime, TokenPair};
 
@@ -249,21 +250,6 @@ fn transport_error(grant: &Grant, error: reqwest::Error) -> OAuthError {
     OAuthError::Transient {
         cause,
         retry_after: None,
-    }
-}
-
-/// Prints an error and its sources, `: `-separated, for one log field.
-struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
-
-impl fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(cause) = source {
-            write!(f, ": {cause}")?;
-            source = cause.source();
-        }
-        Ok(())
     }
 }
 

@@ -17,13 +17,12 @@ use tracing::{info, warn};
 use crate::{
     cli::{LogFormat, RunArgs},
     controller,
+    error_chain::error_chain,
     leader::{self, Elector, LeadershipLost},
     metrics::Metrics,
     oauth::{HttpTokenIssuer, OAuthError, TokenIssuer},
     reconcile::Context,
 };
-
-pub use crate::reconcile::error_chain;
 
 /// Why the process could not run.
 #[derive(Debug, thiserror::Error)]

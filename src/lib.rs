@@ -27,6 +27,10 @@
 //! - [`commands::refresh`]: `refresh`, asking the operator for a refresh now and waiting for it.
 //! - [`commands::token`]: `token`, a token pair from WeTix outside a cluster.
 
+/// The User-Agent of every request the operator sends, to WeTix and to the Kubernetes API, so
+/// that either side can tell this operator's traffic apart.
+pub const USER_AGENT: &str = concat!("wetix-operator/", env!("CARGO_PKG_VERSION"));
+
 pub mod cli;
 pub mod client_secret;
 pub mod commands;

@@ -18,6 +18,7 @@ use futures::future::BoxFuture;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::USER_AGENT;
 use crate::error_chain::ErrorChain;
 use crate::sensitive::Sensitive;
 use crate::tokens::{Lifetime, TokenPair};
@@ -37,9 +38,6 @@ pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// The longest `Retry-After` carried in an error. It only keeps absurd values (a date years
 /// ahead) bounded; the schedule applies the contract's own, shorter cap to every retry.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60 * 60);
-
-/// Sent on every call, so WeTix can tell this operator's traffic apart.
-pub const USER_AGENT: &str = concat!("wetix-operator/", env!("CARGO_PKG_VERSION"));
 
 /// Where to send the calls: base URL (no trailing slash) plus the two paths.
 #[derive(Clone, Debug, PartialEq, Eq)]

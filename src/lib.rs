@@ -10,7 +10,12 @@
 //! - [`secret_cache`]: Secrets known without asking again (versions from a metadata watch).
 //! - [`client_secret`]: the client id and secret read from the referenced Secret.
 //! - [`tokens`]: the token pair and its lifetimes, as plain data.
-//! - [`oauth`]: the call to WeTix, and what its answer (or failure) means.
+//! - [`tokens::response`]: WeTix's token answer as it arrives, and why it may be unusable.
+//! - [`tokens::jwt`]: the `exp` and `iat` a token carries when it is a JWT.
+//! - [`tokens::lifetime`]: the rule that turns an answer into a token pair and its expiries.
+//! - [`oauth`]: one token request as plain data, and the `TokenIssuer` that answers it.
+//! - [`oauth::error`]: what a failed request means: its status, its `Retry-After`.
+//! - [`oauth::http`]: the HTTP edge, the one call to WeTix.
 //! - [`schedule`]: when to renew a token, and how long to wait after a failure.
 //! - [`plan`]: keep, request or wait: the decision of one reconcile.
 //! - [`managed_secret`]: the Secret workloads mount, built from the tokens and read back.

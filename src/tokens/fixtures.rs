@@ -1,10 +1,10 @@
 //! Token answers and JWTs for the tests of [`crate::tokens`]: an answer as WeTix sends it, sent
 //! at [`SENT`], with tokens that may carry `exp` and `iat`.
 
-use base64::Engine as _;
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use jiff::Timestamp;
 
-use super::{TokenResponse, jwt::JWT_BASE64};
+use super::TokenResponse;
 
 pub fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()
@@ -14,10 +14,10 @@ pub const SENT: &str = "2026-11-25T10:00:00Z";
 pub const SIXTY_DAYS: i64 = 5_184_000;
 pub const YEAR: i64 = 31_536_000;
 
-/// An HS256-shaped JWT with the given claims and a dummy signature.
+/// An HS256-shaped JWT with the given claims and a dummy signature, unpadded as JWTs are.
 pub fn jwt(claims: serde_json::Value) -> String {
-    let header = JWT_BASE64.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let payload = JWT_BASE64.encode(claims.to_string());
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
     format!("{header}.{payload}.c2lnbmF0dXJl")
 }
 

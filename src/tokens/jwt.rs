@@ -15,7 +15,7 @@ pub struct JwtTimes {
 }
 
 /// base64url as JWTs use it: no padding, though tolerated when present.
-pub(super) const JWT_BASE64: GeneralPurpose = GeneralPurpose::new(
+const JWT_BASE64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::URL_SAFE,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );

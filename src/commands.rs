@@ -46,7 +46,7 @@ pub fn finish<E: CommandError>(program: &str, outcome: Result<Exit, E>) -> ExitC
     match outcome {
         Ok(exit) => exit.into(),
         Err(error) => {
-            eprintln!("{program}: {}", crate::reconcile::error_chain(&error));
+            eprintln!("{program}: {}", crate::error_chain::error_chain(&error));
             error.exit().into()
         }
     }

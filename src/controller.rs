@@ -27,7 +27,8 @@ use tracing::{info, warn};
 
 use crate::{
     credential::WetixCredential,
-    reconcile::{self, Context, Error, error_chain},
+    error_chain::error_chain,
+    reconcile::{self, Context, Error},
     triggers,
 };
 

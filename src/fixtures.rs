@@ -1,4 +1,5 @@
-//! Test fixtures that read like English: `credential().named("a").suspended()`.
+//! Test fixtures that read like English: a credential (`credential().named("a").retained()`),
+//! a timestamp (`at("2026-11-25T10:00:00Z")`) and a token pair (`pair(issued, access, refresh)`).
 
 use jiff::Timestamp;
 use kube::api::ObjectMeta;

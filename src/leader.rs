@@ -28,7 +28,7 @@ use kube::{
 };
 use tracing::{info, warn};
 
-use crate::reconcile::error_chain;
+use crate::error_chain::error_chain;
 
 /// The Lease the replicas compete for (docs/reference.md, section 5).
 pub const LEASE_NAME: &str = "wetix-operator";

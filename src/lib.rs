@@ -5,12 +5,18 @@
 //! - [`credential`]: the `WetixCredential` resource, its spec and status.
 //! - [`duration`]: the Go-style duration of `spec.renewBefore`.
 //! - [`sensitive`]: the wrapper that keeps tokens and client secrets out of every log.
+//! - [`error_chain`]: an error and its causes on one line, for logs and messages.
 //! - [`endpoint`]: which WeTix server a credential may call.
 //! - [`secret_cache`]: Secrets known without asking again (versions from a metadata watch).
 //! - [`client_secret`]: the client id and secret read from the referenced Secret.
 //! - [`reason`]: every reason status, Events, metrics and logs give, and its failure class.
 //! - [`tokens`]: the token pair and its lifetimes, as plain data.
-//! - [`oauth`]: the call to WeTix, and what its answer (or failure) means.
+//! - [`tokens::response`]: WeTix's token answer as it arrives, and why it may be unusable.
+//! - [`tokens::jwt`]: the `exp` and `iat` a token carries when it is a JWT.
+//! - [`tokens::lifetime`]: the rule that turns an answer into a token pair and its expiries.
+//! - [`oauth`]: one token request as plain data, and the `TokenIssuer` that answers it.
+//! - [`oauth::error`]: what a failed request means: its status, its `Retry-After`.
+//! - [`oauth::http`]: the HTTP edge, the one call to WeTix.
 //! - [`schedule`]: when to renew a token, and how long to wait after a failure.
 //! - [`plan`]: keep, request or wait: the decision of one reconcile.
 //! - [`managed_secret`]: the Secret workloads mount, built from the tokens and read back.
@@ -28,6 +34,10 @@
 //! - [`commands::refresh`]: `refresh`, asking the operator for a refresh now and waiting for it.
 //! - [`commands::token`]: `token`, a token pair from WeTix outside a cluster.
 
+/// The User-Agent of every request the operator sends, to WeTix and to the Kubernetes API, so
+/// that either side can tell this operator's traffic apart.
+pub const USER_AGENT: &str = concat!("wetix-operator/", env!("CARGO_PKG_VERSION"));
+
 pub mod cli;
 pub mod client_secret;
 pub mod commands;
@@ -35,6 +45,7 @@ pub mod controller;
 pub mod credential;
 pub mod duration;
 pub mod endpoint;
+pub mod error_chain;
 pub mod leader;
 pub mod managed_secret;
 pub mod metrics;

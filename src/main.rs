@@ -18,7 +18,10 @@ async fn main() -> ExitCode {
         Command::Run(args) => match wetix_operator::run::run(args).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
-                eprintln!("{program}: {}", wetix_operator::run::error_chain(&err));
+                eprintln!(
+                    "{program}: {}",
+                    wetix_operator::error_chain::error_chain(&err)
+                );
                 ExitCode::FAILURE
             }
         },

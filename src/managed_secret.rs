@@ -38,8 +38,6 @@ pub mod labels {
     pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
     pub const MANAGED_BY_VALUE: &str = "wetix-operator";
     pub const CREDENTIAL: &str = "wetix.my/credential";
-    /// Selects every Secret the operator manages, for its watch.
-    pub const SELECTOR: &str = "app.kubernetes.io/managed-by=wetix-operator";
 }
 
 /// Annotations on the managed Secret. The first three are the contract's; the others let the

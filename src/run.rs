@@ -15,15 +15,15 @@ use kube::runtime::events::Reporter;
 use tracing::{info, warn};
 
 use crate::{
+    USER_AGENT,
     cli::{LogFormat, RunArgs},
     controller,
+    error_chain::error_chain,
     leader::{self, Elector, LeadershipLost},
     metrics::Metrics,
     oauth::{HttpTokenIssuer, OAuthError, TokenIssuer},
     reconcile::Context,
 };
-
-pub use crate::reconcile::error_chain;
 
 /// Why the process could not run.
 #[derive(Debug, thiserror::Error)]
@@ -45,9 +45,6 @@ pub enum RunError {
         source: std::io::Error,
     },
 }
-
-/// The User-Agent of every request the operator sends to the Kubernetes API.
-pub const USER_AGENT: &str = concat!("wetix-operator/", env!("CARGO_PKG_VERSION"));
 
 /// Runs the operator until SIGTERM or Ctrl-C.
 pub async fn run(args: RunArgs) -> Result<(), RunError> {

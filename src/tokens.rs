@@ -1,4 +1,17 @@
 //! The token pair as plain data: what WeTix issued, and when each token stops working.
+//!
+//! How an answer becomes a pair, in the order the data flows:
+//! - [`response`]: the answer's JSON, parsed field by field, and why it may be unusable.
+//! - [`jwt`]: the `exp` and `iat` a token carries, when it is a JWT.
+//! - [`lifetime`]: the rule that turns an answer into a [`TokenPair`] with its expiries.
+
+pub mod jwt;
+pub mod lifetime;
+pub mod response;
+
+pub use jwt::{JwtTimes, jwt_times};
+pub use lifetime::{KnownRefresh, token_pair_from_response};
+pub use response::{InvalidResponse, TokenResponse};
 
 use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
@@ -49,25 +62,6 @@ pub fn fingerprint(value: &Sensitive) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fingerprint_is_sixteen_hex_digits_of_sha256() {
-        // SHA-256("abc") = ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
-        assert_eq!(fingerprint(&Sensitive::new("abc")), "ba7816bf8f01cfea");
-    }
-
-    #[test]
-    fn a_lifetime_is_expired_from_its_expiry_on() {
-        let issued_at: Timestamp = "2026-11-25T10:00:00Z".parse().unwrap();
-        let expires_at: Timestamp = "2026-11-25T11:00:00Z".parse().unwrap();
-        let lifetime = Lifetime {
-            issued_at,
-            expires_at,
-        };
-        assert_eq!(lifetime.length(), SignedDuration::from_hours(1));
-        assert!(!lifetime.is_expired(issued_at));
-        assert!(lifetime.is_expired(expires_at));
-    }
-}
+mod fixtures;
+#[cfg(test)]
+mod tests;

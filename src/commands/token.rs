@@ -342,7 +342,7 @@ mod tests {
                 path: "/tmp/wetix-client.env".into(),
                 source: err,
             };
-            let chain = crate::reconcile::error_chain(&wrapped);
+            let chain = crate::error_chain::error_chain(&wrapped);
             assert!(
                 chain.starts_with("--client-secret-file /tmp/wetix-client.env: "),
                 "{chain}"
@@ -463,7 +463,7 @@ mod tests {
         };
         assert_eq!(err.exit(), Exit::Failed);
         assert_eq!(
-            crate::reconcile::error_chain(&err),
+            crate::error_chain::error_chain(&err),
             "the client_credentials request to the WeTix OAuth server failed: \
              the WeTix OAuth server rejected the client credentials (HTTP 401)"
         );

@@ -1,0 +1,68 @@
+use base64::Engine as _;
+
+use super::*;
+use crate::tokens::fixtures::{SENT, jwt, seconds, ts};
+
+#[test]
+fn jwt_times_reads_exp_and_iat_or_nothing() {
+    let exp = seconds("2027-01-24T10:00:00Z");
+    let iat = seconds(SENT);
+    let with_both = jwt(serde_json::json!({"exp": exp, "iat": iat, "tokenType": "ACCESS_TOKEN"}));
+    let padded = {
+        let mut parts: Vec<String> = with_both.split('.').map(String::from).collect();
+        while !parts[1].len().is_multiple_of(4) {
+            parts[1].push('=');
+        }
+        parts.join(".")
+    };
+    let cases = [
+        (
+            "exp and iat",
+            with_both.clone(),
+            Some(JwtTimes {
+                exp: Some(ts("2027-01-24T10:00:00Z")),
+                iat: Some(ts(SENT)),
+            }),
+        ),
+        (
+            "padded base64",
+            padded,
+            Some(JwtTimes {
+                exp: Some(ts("2027-01-24T10:00:00Z")),
+                iat: Some(ts(SENT)),
+            }),
+        ),
+        (
+            "no claims",
+            jwt(serde_json::json!({})),
+            Some(JwtTimes::default()),
+        ),
+        (
+            "exp out of range",
+            jwt(serde_json::json!({"exp": i64::MAX})),
+            Some(JwtTimes::default()),
+        ),
+        ("opaque token", "9f8e7d6c5b4a".to_string(), None),
+        ("two parts", "abc.def".to_string(), None),
+        ("four parts", format!("{with_both}.x"), None),
+        (
+            "payload not base64",
+            "eyJhbGciOiJIUzI1NiJ9.!!!.sig".to_string(),
+            None,
+        ),
+        (
+            "payload not an object",
+            format!("eyJhbGciOiJIUzI1NiJ9.{}.sig", JWT_BASE64.encode("[1]")),
+            None,
+        ),
+        (
+            "header not JSON",
+            format!("bm9wZQ.{}.sig", JWT_BASE64.encode("{}")),
+            None,
+        ),
+        ("empty", String::new(), None),
+    ];
+    for (name, token, expected) in cases {
+        assert_eq!(jwt_times(&token), expected, "{name}");
+    }
+}

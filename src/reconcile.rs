@@ -20,6 +20,7 @@ use tracing::{info, warn};
 
 use crate::{
     credential::{WetixCredential, WetixCredentialStatus},
+    error_chain::error_chain,
     managed_secret::{self, FIELD_MANAGER, StoredTokens},
     metrics::Metrics,
     oauth::{OAuthError, TokenIssuer, TokenRequest},
@@ -244,12 +245,12 @@ impl Reconcile<'_> {
         info!(grant, why = why.describe(), "requesting tokens");
         let started = std::time::Instant::now();
         let result = self.ctx.issuer.request(request.clone()).await;
-        let failure = result.as_ref().err().map(step::reason_of);
+        let failure = result.as_ref().err().map(OAuthError::reason);
         self.ctx
             .metrics
             .token_request(grant, failure, started.elapsed());
         if let Err(error) = &result {
-            warn!(reason = %step::reason_of(error), error = %error_chain(error), "token request failed");
+            warn!(reason = %error.reason(), error = %error_chain(error), "token request failed");
         }
         result
     }
@@ -382,16 +383,4 @@ impl Reconcile<'_> {
             warn!(error = %error_chain(&error), "publishing an Event failed");
         }
     }
-}
-
-/// An error and its causes, each once: "writing the status: ApiError: ...".
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

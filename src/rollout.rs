@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 
 use crate::{
     credential::{RolloutRestartTarget, WorkloadKind},
+    error_chain::error_chain,
     managed_secret::{FIELD_MANAGER, rfc3339},
     reason::{Notice, Reason},
-    reconcile::error_chain,
 };
 
 /// The pod-template annotation whose new value restarts the workload.

@@ -209,20 +209,6 @@ pub fn requeue_after(next: Option<Timestamp>, failed_attempts: u32, now: Timesta
     wait.min(MAX_REQUEUE)
 }
 
-/// The reason a failed token request reports.
-pub fn reason_of(error: &OAuthError) -> Reason {
-    match error {
-        OAuthError::Transient { .. } => Reason::ServerUnavailable,
-        OAuthError::ClientRejected { .. } => Reason::InvalidClient,
-        OAuthError::RefreshTokenRejected { .. } => Reason::RefreshTokenRejected,
-        OAuthError::GrantNotAllowed { .. } => Reason::ReauthorizationRequired,
-        OAuthError::UnexpectedStatus { .. } | OAuthError::InvalidResponse(_) => {
-            Reason::InvalidServerResponse
-        }
-        OAuthError::Setup(_) => Reason::InternalError,
-    }
-}
-
 /// A request decided by the plan, with what its answer is stored under.
 struct Asked {
     endpoint: Endpoint,
@@ -288,7 +274,7 @@ impl Step<'_, '_> {
             Err(error) => {
                 memory.retry_after = error.retry_after();
                 memory.failed_issued_for = Some(asked.issued_for);
-                let reason = reason_of(error);
+                let reason = error.reason();
                 let message = error.to_string();
                 let failure = LastFailure {
                     attempts: self.observed.previous_attempts().saturating_add(1),

@@ -7,7 +7,7 @@ use std::{fmt, time::Duration};
 use jiff::{SignedDuration, Timestamp};
 
 use super::Grant;
-use crate::tokens::InvalidResponse;
+use crate::{reason::Reason, tokens::InvalidResponse};
 
 /// The longest `Retry-After` carried in an error. It only keeps absurd values (a date years
 /// ahead) bounded; the schedule applies the contract's own, shorter cap to every retry.
@@ -72,14 +72,16 @@ pub enum OAuthError {
 impl OAuthError {
     /// Short, bounded CamelCase reason shared by the status condition, the Event and the
     /// metric label.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         match self {
-            Self::Transient { .. } => "ServerUnavailable",
-            Self::ClientRejected { .. } => "InvalidClient",
-            Self::RefreshTokenRejected { .. } => "RefreshTokenRejected",
-            Self::GrantNotAllowed { .. } => "ReauthorizationRequired",
-            Self::UnexpectedStatus { .. } | Self::InvalidResponse(_) => "InvalidServerResponse",
-            Self::Setup(_) => "InternalError",
+            Self::Transient { .. } => Reason::ServerUnavailable,
+            Self::ClientRejected { .. } => Reason::InvalidClient,
+            Self::RefreshTokenRejected { .. } => Reason::RefreshTokenRejected,
+            Self::GrantNotAllowed { .. } => Reason::ReauthorizationRequired,
+            Self::UnexpectedStatus { .. } | Self::InvalidResponse(_) => {
+                Reason::InvalidServerResponse
+            }
+            Self::Setup(_) => Reason::InternalError,
         }
     }
 

@@ -42,7 +42,7 @@ fn every_status_is_classified_per_grant() {
         ] {
             let error = status_error(status, grant, None);
             assert_eq!(
-                error.as_ref().map(OAuthError::reason),
+                error.as_ref().map(|e| e.reason().as_str()),
                 expected,
                 "{status} {}",
                 grant.label()

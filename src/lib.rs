@@ -23,6 +23,7 @@
 //! - [`status`]: what the credential's status says afterwards.
 //! - [`rollout`]: restarting workloads that read the token at start-up.
 //! - [`step`]: one reconcile as a pure decision: what to read, ask, write and report next.
+//! - [`context`]: what every reconcile shares, and each credential's memory.
 //! - [`reconcile`]: carries out what the step decides, feeding each result back.
 //! - [`triggers`]: which credentials a Secret change concerns.
 //! - [`controller`]: the watches feeding `reconcile`.
@@ -41,6 +42,7 @@ pub const USER_AGENT: &str = concat!("wetix-operator/", env!("CARGO_PKG_VERSION"
 pub mod cli;
 pub mod client_secret;
 pub mod commands;
+pub mod context;
 pub mod controller;
 pub mod credential;
 pub mod duration;

@@ -3,131 +3,25 @@
 //! write the Secret, publish Events, restart workloads, write the status, in that order. The
 //! only I/O of a reconcile; every rule is in [`crate::step`].
 
-use std::{collections::HashMap, sync::Arc, sync::Mutex, time::Duration};
+use std::{collections::HashMap, sync::Arc};
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Secret;
-use kube::{
-    Api, Resource, ResourceExt,
-    api::{Patch, PatchParams},
-    runtime::{
-        controller::Action,
-        events::{Event, EventType, Recorder, Reporter},
-    },
-};
-use serde_json::json;
+use kube::{Api, ResourceExt, runtime::controller::Action};
 use tracing::{info, warn};
 
 use crate::{
-    credential::{WetixCredential, WetixCredentialStatus},
+    credential::WetixCredential,
     error_chain::error_chain,
-    managed_secret::{self, FIELD_MANAGER, StoredTokens},
-    metrics::Metrics,
-    oauth::{OAuthError, TokenIssuer, TokenRequest},
+    oauth::{OAuthError, TokenRequest},
     plan::Why,
-    reason::{Notice, Reason},
     rollout,
-    secret_cache::{self, SecretCache, Written},
-    step::{self, Act, Decision, Effect, Memory, Observed, Seen, Write},
+    step::{self, Act, Decision, Effect, Memory, Observed, Write},
     tokens::TokenPair,
 };
 
+pub use crate::context::Context;
 pub use crate::step::{MAX_REQUEUE, REFRESH_REQUESTED_AT};
-
-/// Everything a reconcile needs besides the object.
-pub struct Context {
-    pub client: kube::Client,
-    pub issuer: Arc<dyn TokenIssuer>,
-    pub allowed_server_urls: Vec<String>,
-    /// Who publishes the Events. Each Event is published by a fresh `Recorder`: its cache,
-    /// which folds repeats into a series, keeps every Event for six minutes, and at start-up
-    /// (every credential issued at once) that is several KiB per credential.
-    pub reporter: Reporter,
-    pub metrics: Arc<Metrics>,
-    /// What the operator remembers between reconciles of one credential, by UID.
-    memory: Mutex<HashMap<String, Memory>>,
-    /// Secrets known without asking again: see [`SecretCache`].
-    pub secret_cache: SecretCache,
-}
-
-impl Context {
-    pub fn new(
-        client: kube::Client,
-        issuer: Arc<dyn TokenIssuer>,
-        allowed_server_urls: Vec<String>,
-        reporter: Reporter,
-        metrics: Arc<Metrics>,
-    ) -> Self {
-        Self {
-            client,
-            issuer,
-            allowed_server_urls,
-            reporter,
-            metrics,
-            memory: Mutex::default(),
-            secret_cache: SecretCache::default(),
-        }
-    }
-
-    fn memory(&self) -> std::sync::MutexGuard<'_, HashMap<String, Memory>> {
-        self.memory.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Forget a credential that no longer exists, and what is kept of its managed Secret.
-    pub fn forget(&self, credential: &WetixCredential) {
-        if let Some(namespace) = credential.namespace() {
-            self.secret_cache
-                .forget_written(&namespace, &credential.secret_name());
-        }
-        if let Some(uid) = credential.uid() {
-            self.memory().remove(&uid);
-        }
-    }
-}
-
-/// A step that failed on the Kubernetes side. Token failures are not errors here: they are
-/// outcomes, reported in status and retried on schedule.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("the WetixCredential has no namespace or uid")]
-    MissingMetadata,
-    #[error("reading Secret {name:?}")]
-    ReadSecret {
-        name: String,
-        #[source]
-        source: kube::Error,
-    },
-    #[error("writing the managed Secret {name:?}")]
-    WriteSecret {
-        name: String,
-        /// How soon the tokens in hand are written again.
-        retry_in: Option<Duration>,
-        #[source]
-        source: kube::Error,
-    },
-    #[error("writing the status")]
-    WriteStatus(#[source] kube::Error),
-}
-
-impl Error {
-    /// Short, bounded reason for logs and metrics.
-    pub fn reason(&self) -> Reason {
-        match self {
-            Self::MissingMetadata => Reason::InvalidSpec,
-            Self::ReadSecret { .. } | Self::WriteSecret { .. } | Self::WriteStatus(_) => {
-                Reason::KubernetesApiError
-            }
-        }
-    }
-
-    /// How soon to try again, when the step decided it.
-    pub fn retry_in(&self) -> Option<Duration> {
-        match self {
-            Self::WriteSecret { retry_in, .. } => *retry_in,
-            _ => None,
-        }
-    }
-}
 
 pub async fn reconcile(
     credential: Arc<WetixCredential>,
@@ -265,122 +159,10 @@ impl Reconcile<'_> {
             self.publish(&notice).await;
         }
     }
-
-    /// The managed Secret: as we wrote it when nobody changed it since, else read.
-    async fn see_managed_secret(&self) -> Result<Seen, Error> {
-        if let Some(written) = self
-            .ctx
-            .secret_cache
-            .written(&self.namespace, &self.secret_name)
-        {
-            return Ok(Seen::Written(written));
-        }
-        let secret = self.get(&self.secret_name).await?;
-        Ok(Seen::Read(secret.map(Box::new)))
-    }
-
-    /// A referenced Secret, from memory while its version is current, else read.
-    async fn read_secret(&self, name: &str) -> Result<Option<Arc<Secret>>, Error> {
-        if let Some(secret) = self.ctx.secret_cache.read(&self.namespace, name) {
-            return Ok(Some(secret));
-        }
-        let secret = self.get(name).await?;
-        Ok(secret.map(|secret| {
-            let cache = &self.ctx.secret_cache;
-            cache.remember_read(&self.namespace, name, secret.clone());
-            Arc::new(secret)
-        }))
-    }
-
-    async fn get(&self, name: &str) -> Result<Option<Secret>, Error> {
-        self.secrets
-            .get_opt(name)
-            .await
-            .map_err(|source| Error::ReadSecret {
-                name: name.to_owned(),
-                source,
-            })
-    }
-
-    /// Applies the managed Secret built from `tokens`, and remembers what was written.
-    async fn write_secret(&self, tokens: &StoredTokens) -> Result<(), kube::Error> {
-        let desired = managed_secret::desired(self.credential, tokens);
-        let params = PatchParams::apply(FIELD_MANAGER).force();
-        let written = self
-            .secrets
-            .patch(&self.secret_name, &params, &Patch::Apply(&desired))
-            .await?;
-        info!(secret = %self.secret_name, fingerprint = %tokens.pair.fingerprint(), "managed Secret written");
-        if let Some(resource_version) = written.metadata.resource_version {
-            let written = Written {
-                resource_version,
-                tokens: tokens.clone(),
-                body: secret_cache::body_hash(&desired),
-            };
-            let cache = &self.ctx.secret_cache;
-            cache.remember_written(&self.namespace, &self.secret_name, written);
-        }
-        Ok(())
-    }
-
-    fn write_error(&self, source: kube::Error, retry_in: Option<Duration>) -> Error {
-        warn!(secret = %self.secret_name, error = %error_chain(&source), "writing the managed Secret failed");
-        Error::WriteSecret {
-            name: self.secret_name.clone(),
-            retry_in,
-            source,
-        }
-    }
-
-    /// Writes the status unless it is what the credential already says.
-    async fn write_status(
-        &self,
-        status: WetixCredentialStatus,
-        memory: &mut Memory,
-    ) -> Result<(), Error> {
-        self.ctx.metrics.credential(self.credential, &status);
-        if self.credential.status.as_ref() == Some(&status) {
-            return Ok(());
-        }
-        let api: Api<WetixCredential> = Api::namespaced(self.ctx.client.clone(), &self.namespace);
-        let body = json!({
-            "apiVersion": WetixCredential::api_version(&()),
-            "kind": WetixCredential::kind(&()),
-            "status": status,
-        });
-        let params = PatchParams::apply(FIELD_MANAGER).force();
-        let name = self.credential.name_any();
-        let written = api
-            .patch_status(&name, &params, &Patch::Apply(&body))
-            .await
-            .map_err(Error::WriteStatus)?;
-        let before = self.credential.metadata.resource_version.clone();
-        memory.status_written(before, written.metadata.resource_version);
-        Ok(())
-    }
-
-    /// Publishes an Event on the credential; a failure to publish is logged, never fatal.
-    async fn publish(&self, notice: &Notice) {
-        if notice.warning {
-            warn!(reason = %notice.reason, "{}", notice.note);
-        } else {
-            info!(reason = %notice.reason, "{}", notice.note);
-        }
-        let event = Event {
-            type_: if notice.warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
-            reason: notice.reason.as_str().to_owned(),
-            note: Some(notice.note.clone()),
-            action: notice.action.to_owned(),
-            secondary: None,
-        };
-        let reference = self.credential.object_ref(&());
-        let recorder = Recorder::new(self.ctx.client.clone(), self.ctx.reporter.clone());
-        if let Err(error) = recorder.publish(&event, &reference).await {
-            warn!(error = %error_chain(&error), "publishing an Event failed");
-        }
-    }
 }
+
+mod error;
+mod report;
+mod secrets;
+
+pub use error::Error;

@@ -1,0 +1,62 @@
+//! What every reconcile shares: the Kubernetes client, the WeTix client, the caches, and the
+//! memory of each credential between its reconciles.
+
+use std::{collections::HashMap, sync::Arc, sync::Mutex};
+
+use kube::{ResourceExt, runtime::events::Reporter};
+
+use crate::{
+    credential::WetixCredential, metrics::Metrics, oauth::TokenIssuer, secret_cache::SecretCache,
+    step::Memory,
+};
+
+/// Everything a reconcile needs besides the object.
+pub struct Context {
+    pub client: kube::Client,
+    pub issuer: Arc<dyn TokenIssuer>,
+    pub allowed_server_urls: Vec<String>,
+    /// Who publishes the Events. Each Event is published by a fresh `Recorder`: its cache,
+    /// which folds repeats into a series, keeps every Event for six minutes, and at start-up
+    /// (every credential issued at once) that is several KiB per credential.
+    pub reporter: Reporter,
+    pub metrics: Arc<Metrics>,
+    /// What the operator remembers between reconciles of one credential, by UID.
+    memory: Mutex<HashMap<String, Memory>>,
+    /// Secrets known without asking again: see [`SecretCache`].
+    pub secret_cache: SecretCache,
+}
+
+impl Context {
+    pub fn new(
+        client: kube::Client,
+        issuer: Arc<dyn TokenIssuer>,
+        allowed_server_urls: Vec<String>,
+        reporter: Reporter,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            client,
+            issuer,
+            allowed_server_urls,
+            reporter,
+            metrics,
+            memory: Mutex::default(),
+            secret_cache: SecretCache::default(),
+        }
+    }
+
+    pub(crate) fn memory(&self) -> std::sync::MutexGuard<'_, HashMap<String, Memory>> {
+        self.memory.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forget a credential that no longer exists, and what is kept of its managed Secret.
+    pub fn forget(&self, credential: &WetixCredential) {
+        if let Some(namespace) = credential.namespace() {
+            self.secret_cache
+                .forget_written(&namespace, &credential.secret_name());
+        }
+        if let Some(uid) = credential.uid() {
+            self.memory().remove(&uid);
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! What a reconcile reports: the credential's status and its Events.
+
+use kube::{
+    Api, Resource, ResourceExt,
+    api::{Patch, PatchParams},
+    runtime::events::{Event, EventType, Recorder},
+};
+use serde_json::json;
+use tracing::{info, warn};
+
+use super::{Error, Reconcile};
+use crate::{
+    credential::{WetixCredential, WetixCredentialStatus},
+    error_chain::error_chain,
+    managed_secret::FIELD_MANAGER,
+    reason::Notice,
+    step::Memory,
+};
+
+impl Reconcile<'_> {
+    /// Writes the status unless it is what the credential already says.
+    pub(super) async fn write_status(
+        &self,
+        status: WetixCredentialStatus,
+        memory: &mut Memory,
+    ) -> Result<(), Error> {
+        self.ctx.metrics.credential(self.credential, &status);
+        if self.credential.status.as_ref() == Some(&status) {
+            return Ok(());
+        }
+        let api: Api<WetixCredential> = Api::namespaced(self.ctx.client.clone(), &self.namespace);
+        let body = json!({
+            "apiVersion": WetixCredential::api_version(&()),
+            "kind": WetixCredential::kind(&()),
+            "status": status,
+        });
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let name = self.credential.name_any();
+        let written = api
+            .patch_status(&name, &params, &Patch::Apply(&body))
+            .await
+            .map_err(Error::WriteStatus)?;
+        let before = self.credential.metadata.resource_version.clone();
+        memory.status_written(before, written.metadata.resource_version);
+        Ok(())
+    }
+
+    /// Publishes an Event on the credential; a failure to publish is logged, never fatal.
+    pub(super) async fn publish(&self, notice: &Notice) {
+        if notice.warning {
+            warn!(reason = %notice.reason, "{}", notice.note);
+        } else {
+            info!(reason = %notice.reason, "{}", notice.note);
+        }
+        let event = Event {
+            type_: if notice.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: notice.reason.as_str().to_owned(),
+            note: Some(notice.note.clone()),
+            action: notice.action.to_owned(),
+            secondary: None,
+        };
+        let reference = self.credential.object_ref(&());
+        let recorder = Recorder::new(self.ctx.client.clone(), self.ctx.reporter.clone());
+        if let Err(error) = recorder.publish(&event, &reference).await {
+            warn!(error = %error_chain(&error), "publishing an Event failed");
+        }
+    }
+}

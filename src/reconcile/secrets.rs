@@ -1,0 +1,83 @@
+//! The Secrets a reconcile reads and the managed Secret it writes, through the caches.
+
+use std::{sync::Arc, time::Duration};
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Patch, PatchParams};
+use tracing::{info, warn};
+
+use super::{Error, Reconcile};
+use crate::{
+    error_chain::error_chain,
+    managed_secret::{self, FIELD_MANAGER, StoredTokens},
+    secret_cache::{self, Written},
+    step::Seen,
+};
+
+impl Reconcile<'_> {
+    /// The managed Secret: as we wrote it when nobody changed it since, else read.
+    pub(super) async fn see_managed_secret(&self) -> Result<Seen, Error> {
+        if let Some(written) = self
+            .ctx
+            .secret_cache
+            .written(&self.namespace, &self.secret_name)
+        {
+            return Ok(Seen::Written(written));
+        }
+        let secret = self.get(&self.secret_name).await?;
+        Ok(Seen::Read(secret.map(Box::new)))
+    }
+
+    /// A referenced Secret, from memory while its version is current, else read.
+    pub(super) async fn read_secret(&self, name: &str) -> Result<Option<Arc<Secret>>, Error> {
+        if let Some(secret) = self.ctx.secret_cache.read(&self.namespace, name) {
+            return Ok(Some(secret));
+        }
+        let secret = self.get(name).await?;
+        Ok(secret.map(|secret| {
+            let cache = &self.ctx.secret_cache;
+            cache.remember_read(&self.namespace, name, secret.clone());
+            Arc::new(secret)
+        }))
+    }
+
+    async fn get(&self, name: &str) -> Result<Option<Secret>, Error> {
+        self.secrets
+            .get_opt(name)
+            .await
+            .map_err(|source| Error::ReadSecret {
+                name: name.to_owned(),
+                source,
+            })
+    }
+
+    /// Applies the managed Secret built from `tokens`, and remembers what was written.
+    pub(super) async fn write_secret(&self, tokens: &StoredTokens) -> Result<(), kube::Error> {
+        let desired = managed_secret::desired(self.credential, tokens);
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let written = self
+            .secrets
+            .patch(&self.secret_name, &params, &Patch::Apply(&desired))
+            .await?;
+        info!(secret = %self.secret_name, fingerprint = %tokens.pair.fingerprint(), "managed Secret written");
+        if let Some(resource_version) = written.metadata.resource_version {
+            let written = Written {
+                resource_version,
+                tokens: tokens.clone(),
+                body: secret_cache::body_hash(&desired),
+            };
+            let cache = &self.ctx.secret_cache;
+            cache.remember_written(&self.namespace, &self.secret_name, written);
+        }
+        Ok(())
+    }
+
+    pub(super) fn write_error(&self, source: kube::Error, retry_in: Option<Duration>) -> Error {
+        warn!(secret = %self.secret_name, error = %error_chain(&source), "writing the managed Secret failed");
+        Error::WriteSecret {
+            name: self.secret_name.clone(),
+            retry_in,
+            source,
+        }
+    }
+}

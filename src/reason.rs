@@ -224,6 +224,18 @@ mod tests {
     }
 
     #[test]
+    fn every_reason_is_documented_in_the_reference() {
+        let reference = include_str!("../docs/reference.md");
+        for reason in Reason::ALL {
+            assert!(
+                reference.contains(&format!("`{reason}`"))
+                    || reference.contains(&format!(" {reason},")),
+                "{reason} is not in docs/reference.md"
+            );
+        }
+    }
+
+    #[test]
     fn each_reason_has_its_failure_class() {
         let table = [
             (Reason::TokenIssued, FailureClass::None),

@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 
 use crate::duration::GoDuration;
 
+mod read;
+
 /// Base URL of WeTix's production OAuth server.
 pub const PRODUCTION_URL: &str = "https://oauth.wetix.my";
 /// Base URL of WeTix's sandbox OAuth server.
@@ -34,7 +36,9 @@ pub const SANDBOX_URL: &str = "https://sb-oauth.wetix.my";
     printcolumn = r#"{"name":"Next Refresh","type":"string","jsonPath":".status.nextRefreshTime"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
-#[serde(rename_all = "camelCase")]
+// The derived (strict) Deserialize is an inherent function: the trait impl in `read` wraps it
+// so that a field that does not parse makes this one object unreadable, not the whole list.
+#[serde(rename_all = "camelCase", remote = "Self")]
 pub struct WetixCredentialSpec {
     /// Which WeTix OAuth server to talk to.
     pub server: ServerSpec,
@@ -68,6 +72,11 @@ pub struct WetixCredentialSpec {
     /// Stop all calls to WeTix; the managed Secret is left as it is.
     #[serde(default)]
     pub suspend: bool,
+    /// Why the stored spec could not be read as this type (the field and the problem), when it
+    /// could not. Never stored: set only by reading.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub unreadable: Option<String>,
 }
 
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
@@ -160,7 +169,7 @@ pub enum WorkloadKind {
 
 /// What the operator last observed and did. Written only by the operator.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Default, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", remote = "Self")]
 pub struct WetixCredentialStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
@@ -185,6 +194,11 @@ pub struct WetixCredentialStatus {
     pub last_refresh_request: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_fingerprint: Option<String>,
+    /// Why the stored status could not be read as this type, when it could not: it is then
+    /// treated as absent and overwritten. Never stored.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub unreadable: Option<String>,
 }
 
 impl WetixCredentialSpec {

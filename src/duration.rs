@@ -34,18 +34,72 @@ impl FromStr for GoDuration {
     type Err = InvalidDuration;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let invalid = || InvalidDuration {
-            text: text.to_owned(),
-        };
-        if text.starts_with(['-', '+']) || text.is_empty() {
-            return Err(invalid());
-        }
-        let parsed: kube::core::Duration = text.parse().map_err(|_| invalid())?;
+        let value = parse(text).ok_or_else(|| InvalidDuration {
+            text: text.chars().take(64).collect(),
+        })?;
         Ok(Self {
             text: text.to_owned(),
-            value: parsed.into(),
+            value,
         })
     }
+}
+
+/// Go's duration syntax without a sign: `<number>[.<fraction>]<unit>`, repeated. Exact, in
+/// nanoseconds, and checked: a value beyond `Duration`'s range is refused, never a panic.
+fn parse(text: &str) -> Option<Duration> {
+    const UNITS: [(&str, u128); 8] = [
+        ("ns", 1),
+        ("us", 1_000),
+        ("\u{b5}s", 1_000),
+        ("\u{3bc}s", 1_000),
+        ("ms", 1_000_000),
+        ("s", 1_000_000_000),
+        ("m", 60_000_000_000),
+        ("h", 3_600_000_000_000),
+    ];
+    let mut rest = text;
+    let mut total: u128 = 0;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let (whole, after) = split_digits(rest);
+        let (fraction, after) = match after.strip_prefix('.') {
+            Some(after) => split_digits(after),
+            None => ("", after),
+        };
+        if whole.is_empty() && fraction.is_empty() {
+            return None;
+        }
+        let (unit, after) = UNITS
+            .iter()
+            .find_map(|(name, nanos)| after.strip_prefix(name).map(|r| (*nanos, r)))?;
+        let whole: u128 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().ok()?
+        };
+        let mut part = whole.checked_mul(unit)?;
+        // The fraction, to the nanosecond: digits past the 18th cannot add a whole nanosecond
+        // to any unit up to an hour.
+        let mut scale = unit;
+        for digit in fraction.chars().take(18) {
+            scale /= 10;
+            part = part.checked_add(u128::from(digit.to_digit(10)?) * scale)?;
+        }
+        total = total.checked_add(part)?;
+        rest = after;
+    }
+    let seconds = u64::try_from(total / 1_000_000_000).ok()?;
+    let nanos = u32::try_from(total % 1_000_000_000).ok()?;
+    Some(Duration::new(seconds, nanos))
+}
+
+fn split_digits(text: &str) -> (&str, &str) {
+    let end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    text.split_at(end)
 }
 
 impl fmt::Display for GoDuration {
@@ -110,9 +164,51 @@ mod tests {
 
     #[test]
     fn refuses_negative_empty_and_unitless_values_naming_the_text() {
-        for text in ["", "-1h", "+1h", "72", "3d", "h"] {
+        for text in [
+            "", "-1h", "+1h", "72", "3d", "h", "1h30", ".h", "1..5h", " 1h", "1h ",
+        ] {
             let err = text.parse::<GoDuration>().unwrap_err();
             assert!(err.to_string().contains(&format!("{text:?}")), "{text}");
+        }
+    }
+
+    #[test]
+    fn values_beyond_range_are_refused_never_a_panic() {
+        for text in [
+            "99999999999999999999999h",
+            "18446744073709551616s",
+            "5124095576030432h",
+            "340282366920938463463374607431768211456ns",
+            "1.99999999999999999999999999999999999h",
+        ] {
+            let parsed = text.parse::<GoDuration>();
+            if let Ok(parsed) = &parsed {
+                assert!(parsed.as_duration() >= Duration::from_secs(3600), "{text}");
+            }
+        }
+        assert!("99999999999999999999999h".parse::<GoDuration>().is_err());
+        assert!("18446744073709551616s".parse::<GoDuration>().is_err());
+        let longest = format!("{}s", u64::MAX);
+        assert_eq!(
+            longest.parse::<GoDuration>().unwrap().as_duration(),
+            Duration::from_secs(u64::MAX)
+        );
+    }
+
+    #[test]
+    fn fractions_and_every_unit_are_exact() {
+        for (text, nanos) in [
+            ("1ns", 1u128),
+            ("1us", 1_000),
+            ("1\u{b5}s", 1_000),
+            ("1.5ms", 1_500_000),
+            ("0.000000001s", 1),
+            ("1h1m1s1ms1us1ns", 3_661_001_001_001),
+            (".5s", 500_000_000),
+            ("5.s", 5_000_000_000),
+        ] {
+            let parsed: GoDuration = text.parse().unwrap();
+            assert_eq!(parsed.as_duration().as_nanos(), nanos, "{text}");
         }
     }
 

@@ -40,6 +40,7 @@ pub fn credential() -> WetixCredential {
             deletion_policy: DeletionPolicy::Delete,
             rollout_restart_targets: vec![],
             suspend: false,
+            unreadable: None,
         },
     );
     cred.metadata = ObjectMeta {

@@ -50,7 +50,12 @@ pub struct Context<'a> {
 
 /// The whole status after a reconcile.
 pub fn next_status(context: &Context<'_>, outcome: Outcome<'_>) -> WetixCredentialStatus {
-    let previous = context.previous.cloned().unwrap_or_default();
+    // A status that could not be read is overwritten as if there were none.
+    let previous = context
+        .previous
+        .filter(|p| p.unreadable.is_none())
+        .cloned()
+        .unwrap_or_default();
     let (ready, reason, message, tokens) = match outcome {
         Outcome::Renewed { tokens, reason } => {
             ("True", reason, valid_message(tokens), Some(tokens))
@@ -123,6 +128,7 @@ pub fn next_status(context: &Context<'_>, outcome: Outcome<'_>) -> WetixCredenti
         failed_attempts,
         last_failure_time,
         last_refresh_request: context.last_refresh_request.clone(),
+        unreadable: None,
         token_fingerprint: tokens.map(|t| t.pair.fingerprint()),
     }
 }

@@ -95,6 +95,10 @@ pub fn decide(observed: &Observed<'_>, memory: &Memory) -> Decision {
         Existing::Valid(tokens) => Some(tokens),
         _ => None,
     };
+    if let Some(problem) = &credential.spec.unreadable {
+        let message = format!("the spec cannot be read: {problem}");
+        return step.bad_input(Reason::InvalidSpec, message, stored);
+    }
     if existing == Existing::Foreign {
         let message = format!(
             "Secret {:?} exists and is not managed by this WetixCredential; it is left untouched",

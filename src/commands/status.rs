@@ -447,6 +447,7 @@ mod tests {
             last_failure_time: None,
             last_refresh_request: String::new(),
             token_fingerprint: Some("3f9a1c0d2b7e4a61".into()),
+            unreadable: None,
         });
         c
     }

@@ -523,3 +523,31 @@ fn a_superseded_version_is_looked_at_again_shortly_without_acting() {
     unchanged.status_written(Some("41".into()), Some("41".into()));
     assert_eq!(unchanged.superseded_version, None);
 }
+
+#[test]
+fn an_unreadable_spec_is_invalid_spec_naming_the_field_and_nothing_else_is_done() {
+    let mut scene = Scene::new();
+    scene.client = None;
+    scene.credential.spec.unreadable =
+        Some("spec.renewBeforePercentage: invalid value: integer `100000`, expected u8".into());
+    let act = scene.act();
+    assert_eq!(ready_reason(&act), "InvalidSpec");
+    let message = &status_of(&act).conditions[0].message;
+    assert!(message.contains("spec.renewBeforePercentage"), "{message}");
+    assert!(writes(&act).is_empty());
+    assert_eq!(notices(&act).len(), 1);
+}
+
+#[test]
+fn an_unreadable_status_is_overwritten_with_a_sane_one() {
+    let mut scene = Scene::new().with_tokens().at("2026-11-25T10:10:00Z");
+    scene.credential.status = Some(WetixCredentialStatus {
+        unreadable: Some("status.failedAttempts: invalid value".into()),
+        ..WetixCredentialStatus::default()
+    });
+    let act = scene.act();
+    let status = status_of(&act);
+    assert_eq!(status.unreadable, None);
+    assert_eq!(status.conditions[0].reason, "TokenValid");
+    assert!(status.access_token_expires_at.is_some());
+}

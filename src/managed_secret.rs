@@ -157,6 +157,33 @@ fn read_tokens(secret: &Secret) -> Option<StoredTokens> {
     })
 }
 
+/// The Secret that claims the managed name for `credential` before any token is requested:
+/// created only if absent, so of two credentials naming one Secret exactly one gets it, decided
+/// by the API server. It carries only the two labels that never change; everything else is
+/// written later by server-side apply.
+pub fn claim(credential: &WetixCredential) -> Secret {
+    let labels = BTreeMap::from([
+        (
+            labels::MANAGED_BY.to_owned(),
+            labels::MANAGED_BY_VALUE.to_owned(),
+        ),
+        (
+            labels::CREDENTIAL.to_owned(),
+            credential.metadata.name.clone().unwrap_or_default(),
+        ),
+    ]);
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(credential.secret_name()),
+            namespace: credential.metadata.namespace.clone(),
+            labels: Some(labels),
+            ..ObjectMeta::default()
+        },
+        type_: Some("Opaque".into()),
+        ..Secret::default()
+    }
+}
+
 /// RFC 3339, UTC, whole seconds: the form of every time the operator writes.
 pub fn rfc3339(t: Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()

@@ -43,6 +43,10 @@ pub async fn reconcile(
     result
 }
 
+/// Claims of an absent managed Secret in one reconcile: one, and one more should it vanish
+/// between a refused claim and the read that follows.
+const MAX_CLAIMS: u32 = 2;
+
 /// One reconcile's inputs, gathered once.
 struct Reconcile<'a> {
     credential: &'a WetixCredential,
@@ -56,12 +60,13 @@ struct Reconcile<'a> {
 impl Reconcile<'_> {
     /// Reads and asks until the step acts, then acts. Returns what to remember either way.
     async fn run(&self, memory: Memory) -> (Memory, Result<Action, Error>) {
-        let seen = match self.see_managed_secret().await {
+        let mut seen = match self.see_managed_secret().await {
             Ok(seen) => seen,
             Err(error) => return (memory, Err(error)),
         };
         let mut read: HashMap<String, Option<Arc<Secret>>> = HashMap::new();
         let mut answers = vec![];
+        let mut claims = 0;
         loop {
             let referenced = |name: &String| read.get(name).map(|s| s.as_deref());
             let spec = &self.credential.spec;
@@ -84,6 +89,19 @@ impl Reconcile<'_> {
                     }
                     Err(error) => return (memory, Err(error)),
                 },
+                Decision::Claim if claims < MAX_CLAIMS => {
+                    claims += 1;
+                    match self.claim().await {
+                        Ok(now_there) => seen = now_there,
+                        Err(error) => return (memory, Err(error)),
+                    }
+                }
+                Decision::Claim => {
+                    let error = Error::ClaimSecret {
+                        name: self.secret_name.clone(),
+                    };
+                    return (memory, Err(error));
+                }
                 Decision::Request(request, why) => answers.push(self.call(&request, why).await),
                 Decision::Act(act) => return self.act(act).await,
             }
@@ -100,19 +118,23 @@ impl Reconcile<'_> {
         } = act;
         for effect in effects {
             let done = match effect {
-                Effect::WriteSecret(Write::New(pending)) => {
-                    match self.write_secret(&pending.tokens).await {
-                        Ok(()) => Ok(()),
-                        Err(source) => {
-                            let (kept, wait) = step::write_failed(pending, memory);
-                            memory = kept;
-                            Err(self.write_error(source, Some(wait)))
-                        }
+                Effect::WriteSecret {
+                    write: Write::New(pending),
+                    version,
+                } => match self.write_secret(&pending.tokens, version).await {
+                    Ok(()) => Ok(()),
+                    Err(source) => {
+                        let (kept, wait) = step::write_failed(pending, memory);
+                        memory = kept;
+                        Err(self.write_error(source, Some(wait)))
                     }
-                }
-                Effect::WriteSecret(Write::Restore(tokens)) => {
+                },
+                Effect::WriteSecret {
+                    write: Write::Restore(tokens),
+                    version,
+                } => {
                     info!(secret = %self.secret_name, "restoring the managed Secret");
-                    let result = self.write_secret(&tokens).await;
+                    let result = self.write_secret(&tokens, version).await;
                     result.map_err(|source| self.write_error(source, None))
                 }
                 Effect::Publish(notice) => {

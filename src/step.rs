@@ -36,6 +36,9 @@ pub const STALE_RETRY: Duration = Duration::from_secs(1);
 pub enum Decision {
     /// Read this Secret of the credential's namespace, then decide again.
     Read(String),
+    /// Create the managed Secret as [`managed_secret::claim`] if it is still absent, then
+    /// decide again with what is there.
+    Claim,
     /// Ask WeTix, then decide again with the answer appended.
     Request(TokenRequest, Why),
     /// Carry these out in order; the reconcile ends.
@@ -63,8 +66,12 @@ pub enum Write {
 
 #[derive(Debug, PartialEq)]
 pub enum Effect {
-    /// Apply the managed Secret built from these tokens.
-    WriteSecret(Write),
+    /// Apply the managed Secret built from these tokens, if it is still at `version` (the
+    /// one seen): a Secret changed meanwhile is read again rather than overwritten.
+    WriteSecret {
+        write: Write,
+        version: Option<String>,
+    },
     /// Publish an Event on the credential.
     Publish(Notice),
     /// Restart `spec.rolloutRestartTargets`.
@@ -107,6 +114,9 @@ pub fn decide(observed: &Observed<'_>, memory: &Memory) -> Decision {
         return step.bad_input(Reason::SecretConflict, message, None);
     }
     if let Some(pending) = &memory.pending {
+        if !observed.managed.exists() {
+            return Decision::Claim;
+        }
         let mut memory = memory.clone();
         memory.pending = None;
         return step.store((**pending).clone(), memory);
@@ -170,7 +180,10 @@ pub fn decide(observed: &Observed<'_>, memory: &Memory) -> Decision {
             };
             let desired = managed_secret::desired(credential, tokens);
             let effects = if observed.managed.needs_update(&desired) {
-                vec![Effect::WriteSecret(Write::Restore(tokens.clone()))]
+                vec![Effect::WriteSecret {
+                    write: Write::Restore(tokens.clone()),
+                    version: observed.managed.version(),
+                }]
             } else {
                 vec![]
             };
@@ -245,6 +258,7 @@ impl Step<'_, '_> {
         };
         let answers = self.observed.answers;
         let (grant, answer) = match answers {
+            [] if !self.observed.managed.exists() => return Decision::Claim,
             [] => return request(asked.grant),
             [Err(OAuthError::RefreshTokenRejected { .. })]
                 if matches!(asked.grant, Grant::Refresh { .. }) =>
@@ -315,15 +329,18 @@ impl Step<'_, '_> {
             "tokens {} and written to Secret {:?}{}; access token valid until {}",
             reason.verb(),
             credential.secret_name(),
-            if self.observed.managed.exists() {
-                ""
-            } else {
+            if self.observed.managed.is_new() {
                 " (created)"
+            } else {
+                ""
             },
             managed_secret::rfc3339(tokens.pair.access.expires_at),
         );
         let mut effects = vec![
-            Effect::WriteSecret(Write::New(pending)),
+            Effect::WriteSecret {
+                write: Write::New(pending),
+                version: self.observed.managed.version(),
+            },
             Effect::Publish(Notice::normal(reason, &note, "WriteSecret")),
         ];
         if !credential.spec.rollout_restart_targets.is_empty() {

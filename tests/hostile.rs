@@ -3,6 +3,7 @@
 
 mod support;
 
+use kube::ResourceExt;
 use kube::{
     Api,
     api::{ApiResource, DynamicObject, Patch, PatchParams},
@@ -11,7 +12,10 @@ use serde_json::json;
 use support::*;
 use wetix_operator::credential::WetixCredential;
 
-on_both!(one_unreadable_credential_never_stops_the_others_before_or_after_a_restart);
+on_both!(
+    one_unreadable_credential_never_stops_the_others_before_or_after_a_restart,
+    two_credentials_naming_one_secret_at_the_same_instant_leave_it_to_exactly_one,
+);
 
 async fn one_unreadable_credential_never_stops_the_others_before_or_after_a_restart(
     server: Server,
@@ -77,4 +81,68 @@ async fn one_unreadable_credential_never_stops_the_others_before_or_after_a_rest
         2,
         "one issue each for before and after"
     );
+}
+
+async fn two_credentials_naming_one_secret_at_the_same_instant_leave_it_to_exactly_one(
+    server: Server,
+) {
+    let stack = Stack::running(server, 3600, 7200).await;
+    let shared = json!({"secretName": "shared-token"});
+    tokio::join!(
+        stack.create_credential("first", shared.clone()),
+        stack.create_credential("second", shared),
+    );
+    let settled = |c: &wetix_operator::credential::WetixCredential| {
+        ready_is(c, "True", "TokenIssued") || ready_is(c, "False", "SecretConflict")
+    };
+    let first = stack
+        .wait_for("first", "issued or in conflict", settled)
+        .await;
+    let second = stack
+        .wait_for("second", "issued or in conflict", settled)
+        .await;
+    let winners: Vec<_> = [&first, &second]
+        .into_iter()
+        .filter(|c| ready_is(c, "True", "TokenIssued"))
+        .map(|c| c.metadata.name.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(winners.len(), 1, "exactly one owns the Secret: {winners:?}");
+    let winner = &winners[0];
+
+    let secret = stack.secrets().get("shared-token").await.unwrap();
+    assert_eq!(secret.labels()["wetix.my/credential"], *winner);
+    let data = stack.secret_data("shared-token").await;
+    stack
+        .wetix
+        .verify_token(&data["access_token"])
+        .expect("the winner's token");
+    let owner = winner_status(&first, &second, winner);
+    assert_eq!(
+        owner.token_fingerprint.as_deref(),
+        Some(
+            wetix_operator::tokens::fingerprint(&wetix_operator::sensitive::Sensitive::new(
+                &data["access_token"]
+            ))
+            .as_str()
+        ),
+        "the Secret holds the winner's tokens, not the loser's"
+    );
+    assert_eq!(
+        stack.wetix.calls().len(),
+        1,
+        "the loser asked WeTix for nothing"
+    );
+}
+
+fn winner_status<'a>(
+    first: &'a wetix_operator::credential::WetixCredential,
+    second: &'a wetix_operator::credential::WetixCredential,
+    winner: &str,
+) -> &'a wetix_operator::credential::WetixCredentialStatus {
+    let owner = if first.metadata.name.as_deref() == Some(winner) {
+        first
+    } else {
+        second
+    };
+    owner.status.as_ref().unwrap()
 }

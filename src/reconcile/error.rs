@@ -24,6 +24,8 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    #[error("the managed Secret {name:?} vanished each time it was claimed")]
+    ClaimSecret { name: String },
     #[error("writing the status")]
     WriteStatus(#[source] kube::Error),
 }
@@ -33,9 +35,10 @@ impl Error {
     pub fn reason(&self) -> Reason {
         match self {
             Self::MissingMetadata => Reason::InvalidSpec,
-            Self::ReadSecret { .. } | Self::WriteSecret { .. } | Self::WriteStatus(_) => {
-                Reason::KubernetesApiError
-            }
+            Self::ReadSecret { .. }
+            | Self::WriteSecret { .. }
+            | Self::ClaimSecret { .. }
+            | Self::WriteStatus(_) => Reason::KubernetesApiError,
         }
     }
 

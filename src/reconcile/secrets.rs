@@ -3,7 +3,7 @@
 use std::{sync::Arc, time::Duration};
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Patch, PatchParams};
+use kube::api::{Patch, PatchParams, PostParams};
 use tracing::{info, warn};
 
 use super::{Error, Reconcile};
@@ -51,14 +51,43 @@ impl Reconcile<'_> {
             })
     }
 
-    /// Applies the managed Secret built from `tokens`, and remembers what was written.
-    pub(super) async fn write_secret(&self, tokens: &StoredTokens) -> Result<(), kube::Error> {
-        let desired = managed_secret::desired(self.credential, tokens);
+    /// Creates the managed Secret as a claim if it is absent; either way, what is there now.
+    pub(super) async fn claim(&self) -> Result<Seen, Error> {
+        let params = PostParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..PostParams::default()
+        };
+        let claim = managed_secret::claim(self.credential);
+        match self.secrets.create(&params, &claim).await {
+            Ok(created) => Ok(Seen::Read(Some(Box::new(created)))),
+            Err(kube::Error::Api(status)) if status.code == 409 => {
+                let there = self.get(&self.secret_name).await?;
+                Ok(Seen::Read(there.map(Box::new)))
+            }
+            Err(source) => Err(self.write_error(source, None)),
+        }
+    }
+
+    /// Applies the managed Secret built from `tokens` if it is still at `version`, and
+    /// remembers what was written.
+    pub(super) async fn write_secret(
+        &self,
+        tokens: &StoredTokens,
+        version: Option<String>,
+    ) -> Result<(), kube::Error> {
+        let mut desired = managed_secret::desired(self.credential, tokens);
+        desired.metadata.resource_version = version;
         let params = PatchParams::apply(FIELD_MANAGER).force();
-        let written = self
+        let result = self
             .secrets
             .patch(&self.secret_name, &params, &Patch::Apply(&desired))
-            .await?;
+            .await;
+        let written = result.inspect_err(|_| {
+            // Whatever is there now is read again before the next write.
+            let cache = &self.ctx.secret_cache;
+            cache.forget_written(&self.namespace, &self.secret_name);
+        })?;
+        desired.metadata.resource_version = None;
         info!(secret = %self.secret_name, fingerprint = %tokens.pair.fingerprint(), "managed Secret written");
         if let Some(resource_version) = written.metadata.resource_version {
             let written = Written {

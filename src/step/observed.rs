@@ -33,6 +33,23 @@ impl Seen {
         }
     }
 
+    /// The resourceVersion seen, for a write's precondition.
+    pub fn version(&self) -> Option<String> {
+        match self {
+            Self::Read(secret) => secret.as_ref()?.metadata.resource_version.clone(),
+            Self::Written(written) => Some(written.resource_version.clone()),
+        }
+    }
+
+    /// Absent, or only claimed: no data written yet.
+    pub(super) fn is_new(&self) -> bool {
+        match self {
+            Self::Read(None) => true,
+            Self::Read(Some(secret)) => secret.data.as_ref().is_none_or(|d| d.is_empty()),
+            Self::Written(_) => false,
+        }
+    }
+
     pub(super) fn exists(&self) -> bool {
         !matches!(self, Self::Read(None))
     }

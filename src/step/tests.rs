@@ -41,6 +41,13 @@ fn client() -> Secret {
     )
 }
 
+/// The managed Secret as claimed, before any token is written.
+fn claimed() -> Secret {
+    let mut secret = managed_secret::claim(&credential());
+    secret.metadata.resource_version = Some("3".into());
+    secret
+}
+
 /// One reconcile's world: by default a new credential whose client Secret has been read.
 struct Scene {
     credential: WetixCredential,
@@ -56,7 +63,7 @@ impl Scene {
     fn new() -> Self {
         Self {
             credential: credential(),
-            seen: Seen::Read(None),
+            seen: Seen::Read(Some(Box::new(claimed()))),
             client: Some(Some(client())),
             bootstrap: None,
             answers: vec![],
@@ -174,7 +181,7 @@ fn writes(act: &Act) -> Vec<&Write> {
     act.effects
         .iter()
         .filter_map(|e| match e {
-            Effect::WriteSecret(write) => Some(write),
+            Effect::WriteSecret { write, .. } => Some(write),
             _ => None,
         })
         .collect()
@@ -305,7 +312,7 @@ fn new_tokens_are_written_before_their_event_and_status() {
         .effects
         .iter()
         .map(|e| match e {
-            Effect::WriteSecret(_) => "secret",
+            Effect::WriteSecret { .. } => "secret",
             Effect::Publish(_) => "event",
             Effect::RestartWorkloads => "restart",
             Effect::WriteStatus(_) => "status",
@@ -550,4 +557,55 @@ fn an_unreadable_status_is_overwritten_with_a_sane_one() {
     assert_eq!(status.unreadable, None);
     assert_eq!(status.conditions[0].reason, "TokenValid");
     assert!(status.access_token_expires_at.is_some());
+}
+
+#[test]
+fn an_absent_secret_is_claimed_before_any_request_and_written_at_its_version() {
+    let mut absent = Scene::new();
+    absent.seen = Seen::Read(None);
+    assert!(matches!(absent.decide(), Decision::Claim));
+
+    let mut pending = Scene::new().with_tokens();
+    pending.memory.pending = Some(Box::new(Pending {
+        tokens: pending.tokens(pair(T0, 3600, 7200)),
+        reason: Reason::TokenIssued,
+        failed_writes: 1,
+    }));
+    pending.seen = Seen::Read(None);
+    assert!(
+        matches!(pending.decide(), Decision::Claim),
+        "pending tokens too"
+    );
+
+    let mut suspended = Scene::new();
+    suspended.seen = Seen::Read(None);
+    suspended.credential.spec.suspend = true;
+    assert!(
+        matches!(suspended.decide(), Decision::Act(_)),
+        "no claim without a request"
+    );
+
+    let fresh = Scene::new();
+    assert_eq!(requested_grant(&fresh.decide()), Some("client_credentials"));
+    let act = fresh.answered(Ok(pair(T0, 3600, 7200))).act();
+    let versions: Vec<_> = act
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::WriteSecret { version, .. } => Some(version.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(versions, [Some("3".to_owned())]);
+    assert!(notices(&act)[0].note.contains("(created)"));
+
+    let mut taken = Scene::new();
+    let mut theirs = claimed();
+    theirs.metadata.labels = Some([("wetix.my/credential".to_owned(), "other".to_owned())].into());
+    taken.seen = Seen::Read(Some(Box::new(theirs)));
+    assert_eq!(
+        ready_reason(&taken.act()),
+        "SecretConflict",
+        "a claim of another credential"
+    );
 }

@@ -26,6 +26,9 @@ type Key = (String, String);
 /// A managed Secret as the operator last wrote it.
 #[derive(Clone, Debug)]
 pub struct Written {
+    /// The UID of the credential that wrote it: another credential naming the same Secret
+    /// must read it, and find it is not its own.
+    pub by: String,
     pub resource_version: String,
     pub tokens: StoredTokens,
     /// [`body_hash`] of what was applied: compared with what the credential now wants.
@@ -181,6 +184,7 @@ mod tests {
     #[test]
     fn a_written_secret_is_ours_until_someone_else_changes_it() {
         let written = Written {
+            by: "u1".into(),
             resource_version: "9".into(),
             tokens: StoredTokens {
                 pair: pair("2026-11-25T10:00:00Z", 100, 1000),

@@ -17,10 +17,11 @@ use crate::{
 impl Reconcile<'_> {
     /// The managed Secret: as we wrote it when nobody changed it since, else read.
     pub(super) async fn see_managed_secret(&self) -> Result<Seen, Error> {
-        if let Some(written) = self
-            .ctx
-            .secret_cache
+        let cache = &self.ctx.secret_cache;
+        let ours = |w: &Written| Some(&w.by) == self.credential.metadata.uid.as_ref();
+        if let Some(written) = cache
             .written(&self.namespace, &self.secret_name)
+            .filter(ours)
         {
             return Ok(Seen::Written(written));
         }
@@ -91,6 +92,7 @@ impl Reconcile<'_> {
         info!(secret = %self.secret_name, fingerprint = %tokens.pair.fingerprint(), "managed Secret written");
         if let Some(resource_version) = written.metadata.resource_version {
             let written = Written {
+                by: self.credential.metadata.uid.clone().unwrap_or_default(),
                 resource_version,
                 tokens: tokens.clone(),
                 body: secret_cache::body_hash(&desired),

@@ -77,6 +77,7 @@ impl Scene {
         let tokens = self.tokens(pair(T0, 3600, 7200));
         let body = body_hash(&managed_secret::desired(&self.credential, &tokens));
         self.seen = Seen::Written(Written {
+            by: self.credential.metadata.uid.clone().unwrap_or_default(),
             resource_version: "7".into(),
             tokens,
             body,

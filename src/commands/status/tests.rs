@@ -1,6 +1,11 @@
+use jiff::SignedDuration;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
 use super::*;
-use crate::fixtures::{CredentialFixture, at, credential};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use crate::{
+    credential::WetixCredentialStatus,
+    fixtures::{CredentialFixture, at, credential},
+};
 
 const NOW: &str = "2026-12-16T10:00:00Z";
 

@@ -272,11 +272,13 @@ pub struct RunArgs {
     #[arg(long, env = "WETIX_LEADER_ELECT", default_value_t = false)]
     pub leader_elect: bool,
 
-    /// Namespace of the leader-election Lease; defaults to the pod's namespace.
+    /// Namespace of the leader-election Lease. The manifests in deploy/ set
+    /// WETIX_LEASE_NAMESPACE to the pod's namespace.
     #[arg(long, env = "WETIX_LEASE_NAMESPACE", default_value = "wetix-operator")]
     pub lease_namespace: String,
 
-    /// This replica's name in the Lease; defaults to the pod's name.
+    /// This replica's name in the Lease. The manifests in deploy/ set POD_NAME to the pod's
+    /// name; replicas sharing a name would both count as the holder.
     #[arg(long, env = "POD_NAME", default_value = "wetix-operator")]
     pub identity: String,
 

@@ -1,3 +1,5 @@
+use kube::api::ObjectMeta;
+
 use super::*;
 
 fn at(seconds: i64) -> Timestamp {

@@ -2,7 +2,7 @@
 //! flags also have an environment variable. Nothing below this module reads the environment.
 //!
 //! The same binary answers as `kubectl wetix` when installed as the kubectl plugin
-//! `kubectl-wetix` (a symlink is enough): [`Invocation`] tells the two apart by argv[0].
+//! `kubectl-wetix` (a symlink is enough): [`Invocation`] tells the two apart by `argv[0]`.
 
 use std::{ffi::OsString, net::SocketAddr, path::PathBuf};
 
@@ -186,7 +186,7 @@ impl ClientEnv {
 /// The file name under which kubectl finds the binary as its `wetix` plugin.
 pub const KUBECTL_PLUGIN: &str = "kubectl-wetix";
 
-/// How the binary was started, from the file name of argv[0].
+/// How the binary was started, from the file name of `argv[0]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Invocation {
     /// As `wetix-operator` (or under any other name).
@@ -196,7 +196,7 @@ pub enum Invocation {
 }
 
 impl Invocation {
-    /// Tells the plugin from the operator by argv[0]'s file name (`.exe` ignored).
+    /// Tells the plugin from the operator by `argv[0]`'s file name (`.exe` ignored).
     pub fn from_argv0(argv0: Option<&std::ffi::OsStr>) -> Self {
         let file_name = argv0
             .map(std::path::Path::new)
@@ -230,7 +230,7 @@ impl Invocation {
 }
 
 impl Cli {
-    /// Parses `args` (argv[0] first) under the name argv[0] was invoked by.
+    /// Parses `args` (`argv[0]` first) under the name `argv[0]` was invoked by.
     pub fn try_parse_invoked<I, T>(args: I) -> Result<(Invocation, Self), clap::Error>
     where
         I: IntoIterator<Item = T>,

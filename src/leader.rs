@@ -33,6 +33,8 @@
 //! Writes use get, create and update on the Lease only (the verbs of the leader-election Role).
 
 mod elector;
+#[cfg(test)]
+mod fake;
 mod lease_api;
 
 use std::time::Duration;

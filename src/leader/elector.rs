@@ -242,3 +242,6 @@ impl<A: LeaseApi> Elector<A> {
         format!("{}/{LEASE_NAME}", self.namespace)
     }
 }
+
+#[cfg(test)]
+mod tests;

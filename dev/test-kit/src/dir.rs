@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 pub struct TempDir(PathBuf);
 
 impl TempDir {
-    /// Creates `<tmp>/<prefix>-<pid>-<n>-<nanos>`.
+    /// Creates `<tmp>/<prefix>-<pid>-<n><time>`, in hex and short: paths are printed (by the
+    /// sandbox, say) next to output checked for nothing token-sized.
     ///
     /// # Panics
     /// If the directory cannot be created: nothing a test or benchmark could carry on without.
@@ -18,9 +19,10 @@ impl TempDir {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         let path = std::env::temp_dir().join(format!(
-            "{prefix}-{}-{}-{nanos}",
+            "{prefix}-{:x}-{:x}{:08x}",
             std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
+            COUNTER.fetch_add(1, Ordering::SeqCst),
+            nanos as u32
         ));
         std::fs::create_dir_all(&path)
             .unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));

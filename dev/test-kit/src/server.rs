@@ -45,9 +45,12 @@ mod tests {
     use super::*;
     use Server::{Emulator, Real};
 
+    /// Whether [emulator, real] are selected, or how the refusal starts.
+    type Want = Result<[bool; 2], &'static str>;
+
     #[test]
     fn the_choice_selects_servers_and_ci_refuses_to_leave_one_out() {
-        let cases: [(Option<&str>, bool, Result<[bool; 2], &str>); 8] = [
+        let cases: [(Option<&str>, bool, Want); 8] = [
             (None, false, Ok([true, true])),
             (Some("both"), false, Ok([true, true])),
             (Some("emulator"), false, Ok([true, false])),

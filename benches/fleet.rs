@@ -4,6 +4,9 @@
 //!
 //!     cargo bench --bench fleet                      # 1000 credentials
 //!     WETIX_BENCH_CREDENTIALS=10000 cargo bench --bench fleet
+//!
+//! The stack is the end-to-end tests' own (`tests/support`, built on the workspace's test kit
+//! in `dev/test-kit`), on the emulator.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -56,19 +59,19 @@ async fn fleet(n: usize) {
             .await
             .unwrap();
     }
-    stack.cluster.emulator().clear_requests();
+    stack.cluster.clear_requests();
 
     let started = Instant::now();
     stack.start_operator().await;
     wait_all(&stack, n, "TokenIssued").await;
     let issued_in = started.elapsed();
-    let issue_requests = operator_requests(&stack);
+    let issue_requests = operator_requests(&stack).await;
     let rss_after_issue = stack.operator_memory();
-    stack.cluster.emulator().clear_requests();
+    stack.cluster.clear_requests();
     stack.wetix.clear_calls();
 
     wait_all(&stack, n, "TokenRefreshed").await;
-    let renew_requests = operator_requests(&stack);
+    let renew_requests = operator_requests(&stack).await;
     let wetix_calls = stack.wetix.calls().len();
     let rss_after_renewal = stack.operator_memory();
 
@@ -117,16 +120,9 @@ async fn wait_all(stack: &Stack, n: usize, reason: &str) {
 }
 
 /// The operator's requests by "METHOD resource".
-fn operator_requests(stack: &Stack) -> BTreeMap<String, usize> {
+async fn operator_requests(stack: &Stack) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
-    for r in stack.cluster.emulator().requests() {
-        if !r
-            .user_agent
-            .as_deref()
-            .is_some_and(|ua| ua.starts_with("wetix-operator/"))
-        {
-            continue;
-        }
+    for r in stack.cluster.operator_requests().await {
         let resource = ["secrets", "status", "events", "leases", "wetixcredentials"]
             .into_iter()
             .find(|k| r.path.contains(k))

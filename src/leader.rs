@@ -1,11 +1,28 @@
 //! Leader election: with `--leader-elect`, only the replica holding the coordination.k8s.io/v1
 //! Lease `wetix-operator` runs the controller; the others wait as healthy standbys.
 //!
-//! The protocol is client-go's, on plain reads and optimistic writes. Each round reads the
-//! Lease, [`decide`]s from its spec and the current time, and writes the claim or renewal with
-//! the resourceVersion it read: of two replicas writing at once, one gets 409 Conflict and stays
-//! standby. The API server never expires a Lease; expiry is `renewTime + leaseDurationSeconds`,
-//! judged by each reader.
+//! The rules are here, as pure functions of the Lease and the time: [`decide`] what a round
+//! does, and the spec it writes ([`claimed`], [`released`]). The loops that carry them out are
+//! in `elector` ([`Elector`]), and its reads and writes go through `lease_api` ([`LeaseApi`]),
+//! so that tests run the loops on an in-memory Lease under a paused clock.
+//!
+//! Each round reads the Lease, decides from its spec and the current time, and writes the
+//! claim or renewal with the resourceVersion it read: of two replicas writing at once, one gets
+//! 409 Conflict and stays standby. The API server never expires a Lease; expiry is
+//! `renewTime + leaseDurationSeconds`, judged by each reader.
+//!
+//! The Lease's fields are written as client-go's leader election writes them, so `kubectl`
+//! and tools that read them understand it, but the loop differs from client-go's:
+//! - client-go judges expiry by when the reader itself last saw the Lease change, which
+//!   tolerates skewed clocks; here the reader compares the holder's `renewTime` with its own
+//!   clock, so the nodes' clocks must agree to well within the 5 s between [`RENEW_DEADLINE`]
+//!   and [`LEASE_DURATION`].
+//! - client-go's holder renews every retry period (2 s) and updates without reading first
+//!   while its lease is valid; here it reads and renews every [`RENEW_INTERVAL`] and retries
+//!   every [`RETRY_INTERVAL`] after a failure.
+//! - client-go's standby retries at a jittered period; here every [`RETRY_INTERVAL`] exactly.
+//! - client-go releases by writing an empty holder with a 1 s duration; here the holder and
+//!   its times are cleared and the duration kept. Either way the next reader claims it.
 //!
 //! Why not kube-lease-manager (which targets kube 5): its standby sleeps until the expiry it
 //! last read without reading again, so a released Lease is taken over only when the old lease
@@ -15,6 +32,11 @@
 //!
 //! Writes use get, create and update on the Lease only (the verbs of the leader-election Role).
 
+mod elector;
+#[cfg(test)]
+mod fake;
+mod lease_api;
+
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -22,13 +44,11 @@ use k8s_openapi::{
     api::coordination::v1::{Lease, LeaseSpec},
     apimachinery::pkg::apis::meta::v1::MicroTime,
 };
-use kube::{
-    Api,
-    api::{ObjectMeta, PostParams},
-};
-use tracing::{info, warn};
 
-use crate::error_chain::error_chain;
+pub use self::{
+    elector::{Clock, Elector, LeaderError, LeadershipLost},
+    lease_api::{KubeLeaseApi, LeaseApi},
+};
 
 /// The Lease the replicas compete for (docs/reference.md, section 5).
 pub const LEASE_NAME: &str = "wetix-operator";
@@ -134,389 +154,5 @@ pub fn released(previous: &LeaseSpec) -> LeaseSpec {
     }
 }
 
-/// A failed call on the Lease.
-#[derive(Debug, thiserror::Error)]
-pub enum LeaderError {
-    #[error("reading the Lease {namespace}/{LEASE_NAME}")]
-    Read {
-        namespace: String,
-        #[source]
-        source: kube::Error,
-    },
-    #[error("writing the Lease {namespace}/{LEASE_NAME}")]
-    Write {
-        namespace: String,
-        #[source]
-        source: kube::Error,
-    },
-}
-
-/// Why a holder stopped leading.
-#[derive(Debug, thiserror::Error)]
-pub enum LeadershipLost {
-    #[error("the Lease {namespace}/{LEASE_NAME} is held by {holder} now")]
-    TakenOver { namespace: String, holder: String },
-    #[error("the Lease {namespace}/{LEASE_NAME} was not renewed within {RENEW_DEADLINE:?}")]
-    NotRenewed {
-        namespace: String,
-        #[source]
-        last_error: Option<LeaderError>,
-    },
-}
-
-/// The outcome of one round.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Round {
-    /// This replica holds the Lease, freshly written.
-    Leading,
-    /// Another replica holds a valid Lease.
-    Standby { holder: String },
-    /// Someone else wrote the Lease between our read and write; read again.
-    Conflict,
-}
-
-/// Competes for the Lease as one identity.
-#[derive(Clone)]
-pub struct Elector {
-    api: Api<Lease>,
-    namespace: String,
-    identity: String,
-}
-
-impl Elector {
-    pub fn new(client: kube::Client, namespace: &str, identity: &str) -> Self {
-        Self {
-            api: Api::namespaced(client, namespace),
-            namespace: namespace.to_owned(),
-            identity: identity.to_owned(),
-        }
-    }
-
-    /// Waits until this replica holds the Lease, reading it every [`RETRY_INTERVAL`].
-    pub async fn acquire(&self) {
-        let mut seen_holder: Option<String> = None;
-        loop {
-            match self.round().await {
-                Ok(Round::Leading) => {
-                    info!(
-                        identity = %self.identity,
-                        lease = %self.lease(),
-                        "acquired leadership"
-                    );
-                    return;
-                }
-                Ok(Round::Standby { holder }) => {
-                    if seen_holder.as_ref() != Some(&holder) {
-                        info!(
-                            identity = %self.identity,
-                            lease = %self.lease(),
-                            %holder,
-                            "standing by: another replica leads"
-                        );
-                        seen_holder = Some(holder);
-                    }
-                }
-                Ok(Round::Conflict) => {}
-                Err(error) => warn!(error = %error_chain(&error), "leader election"),
-            }
-            tokio::time::sleep(RETRY_INTERVAL).await;
-        }
-    }
-
-    /// Renews the Lease every [`RENEW_INTERVAL`] while this replica holds it; completes only
-    /// when leadership is lost: another replica holds the Lease, or no renewal succeeded
-    /// within [`RENEW_DEADLINE`].
-    pub async fn hold(&self) -> LeadershipLost {
-        let mut last_renewed = tokio::time::Instant::now();
-        let mut last_error = None;
-        let mut wait = RENEW_INTERVAL;
-        loop {
-            tokio::time::sleep(wait).await;
-            let left = RENEW_DEADLINE.saturating_sub(last_renewed.elapsed());
-            let round = tokio::time::timeout(left, self.round()).await;
-            match round {
-                Ok(Ok(Round::Leading)) => {
-                    last_renewed = tokio::time::Instant::now();
-                    last_error = None;
-                    wait = RENEW_INTERVAL;
-                    continue;
-                }
-                Ok(Ok(Round::Standby { holder })) => {
-                    let lost = LeadershipLost::TakenOver {
-                        namespace: self.namespace.clone(),
-                        holder,
-                    };
-                    warn!(identity = %self.identity, error = %error_chain(&lost), "lost leadership");
-                    return lost;
-                }
-                Ok(Ok(Round::Conflict)) => {}
-                Ok(Err(error)) => {
-                    warn!(error = %error_chain(&error), "renewing the leader Lease");
-                    last_error = Some(error);
-                }
-                Err(_elapsed) => {}
-            }
-            if last_renewed.elapsed() >= RENEW_DEADLINE {
-                let lost = LeadershipLost::NotRenewed {
-                    namespace: self.namespace.clone(),
-                    last_error,
-                };
-                warn!(identity = %self.identity, error = %error_chain(&lost), "lost leadership");
-                return lost;
-            }
-            wait = RETRY_INTERVAL.min(RENEW_DEADLINE.saturating_sub(last_renewed.elapsed()));
-        }
-    }
-
-    /// Gives the Lease up if this replica holds it, so a standby takes over at its next read
-    /// instead of after the lease duration. Does nothing when another replica holds it.
-    pub async fn release(&self) -> Result<(), LeaderError> {
-        let Some(mut lease) =
-            self.api
-                .get_opt(LEASE_NAME)
-                .await
-                .map_err(|source| LeaderError::Read {
-                    namespace: self.namespace.clone(),
-                    source,
-                })?
-        else {
-            return Ok(());
-        };
-        let spec = lease.spec.take().unwrap_or_default();
-        if spec.holder_identity.as_deref() != Some(self.identity.as_str()) {
-            return Ok(());
-        }
-        lease.spec = Some(released(&spec));
-        lease.metadata.managed_fields = None;
-        self.api
-            .replace(LEASE_NAME, &self.post_params(), &lease)
-            .await
-            .map_err(|source| LeaderError::Write {
-                namespace: self.namespace.clone(),
-                source,
-            })?;
-        info!(identity = %self.identity, lease = %self.lease(), "released leadership");
-        Ok(())
-    }
-
-    /// Reads the Lease and claims, renews or waits, as [`decide`] says for the current time.
-    async fn round(&self) -> Result<Round, LeaderError> {
-        let current = self
-            .api
-            .get_opt(LEASE_NAME)
-            .await
-            .map_err(|source| LeaderError::Read {
-                namespace: self.namespace.clone(),
-                source,
-            })?;
-        let now = Timestamp::now();
-        let written = match decide(current.as_ref(), &self.identity, now) {
-            Decision::Wait { holder } => return Ok(Round::Standby { holder }),
-            Decision::Create => {
-                let lease = Lease {
-                    metadata: ObjectMeta {
-                        name: Some(LEASE_NAME.to_owned()),
-                        namespace: Some(self.namespace.clone()),
-                        ..ObjectMeta::default()
-                    },
-                    spec: Some(claimed(&LeaseSpec::default(), &self.identity, now)),
-                };
-                self.api.create(&self.post_params(), &lease).await
-            }
-            Decision::Claim | Decision::Renew => {
-                let mut lease = current.expect("decide returns Create when there is no Lease");
-                let previous = lease.spec.take().unwrap_or_default();
-                lease.spec = Some(claimed(&previous, &self.identity, now));
-                lease.metadata.managed_fields = None;
-                // The resourceVersion read above makes this write conditional.
-                self.api
-                    .replace(LEASE_NAME, &self.post_params(), &lease)
-                    .await
-            }
-        };
-        match written {
-            Ok(_) => Ok(Round::Leading),
-            Err(kube::Error::Api(status)) if status.code == 409 => Ok(Round::Conflict),
-            Err(source) => Err(LeaderError::Write {
-                namespace: self.namespace.clone(),
-                source,
-            }),
-        }
-    }
-
-    /// One field manager per identity, so the Lease's managed fields show who wrote last.
-    fn post_params(&self) -> PostParams {
-        PostParams {
-            field_manager: Some(format!("wetix-operator-leader-{}", self.identity)),
-            ..PostParams::default()
-        }
-    }
-
-    fn lease(&self) -> String {
-        format!("{}/{LEASE_NAME}", self.namespace)
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at(seconds: i64) -> Timestamp {
-        Timestamp::from_second(1_800_000_000 + seconds).unwrap()
-    }
-
-    fn lease(spec: Option<LeaseSpec>) -> Lease {
-        Lease {
-            metadata: ObjectMeta {
-                name: Some(LEASE_NAME.into()),
-                ..ObjectMeta::default()
-            },
-            spec,
-        }
-    }
-
-    fn held(holder: &str, renewed: i64, duration: i32) -> LeaseSpec {
-        LeaseSpec {
-            holder_identity: Some(holder.into()),
-            acquire_time: Some(MicroTime(at(-100))),
-            renew_time: Some(MicroTime(at(renewed))),
-            lease_duration_seconds: Some(duration),
-            lease_transitions: Some(3),
-            ..LeaseSpec::default()
-        }
-    }
-
-    #[test]
-    fn decide_follows_the_holder_and_the_expiry() {
-        let wait_b = Decision::Wait { holder: "b".into() };
-        let cases: [(&str, Option<Lease>, Decision); 10] = [
-            ("no Lease", None, Decision::Create),
-            ("empty spec", Some(lease(None)), Decision::Claim),
-            (
-                "spec without holder",
-                Some(lease(Some(LeaseSpec::default()))),
-                Decision::Claim,
-            ),
-            (
-                "released (empty holder)",
-                Some(lease(Some(LeaseSpec {
-                    holder_identity: Some(String::new()),
-                    ..held("x", 0, 15)
-                }))),
-                Decision::Claim,
-            ),
-            (
-                "ours, fresh",
-                Some(lease(Some(held("a", 0, 15)))),
-                Decision::Renew,
-            ),
-            (
-                "ours, expired: still ours to renew",
-                Some(lease(Some(held("a", -60, 15)))),
-                Decision::Renew,
-            ),
-            (
-                "other, fresh",
-                Some(lease(Some(held("b", -14, 15)))),
-                wait_b,
-            ),
-            (
-                "other, expiring exactly now",
-                Some(lease(Some(held("b", -15, 15)))),
-                Decision::Claim,
-            ),
-            (
-                "other, no renew time",
-                Some(lease(Some(LeaseSpec {
-                    renew_time: None,
-                    ..held("b", 0, 15)
-                }))),
-                Decision::Claim,
-            ),
-            (
-                "other, no duration",
-                Some(lease(Some(LeaseSpec {
-                    lease_duration_seconds: None,
-                    ..held("b", 0, 15)
-                }))),
-                Decision::Claim,
-            ),
-        ];
-        for (name, lease, expected) in cases {
-            assert_eq!(decide(lease.as_ref(), "a", at(0)), expected, "{name}");
-        }
-    }
-
-    #[test]
-    fn expiry_is_renew_time_plus_duration() {
-        assert_eq!(expires_at(&held("b", 10, 15)), Some(at(25)));
-        assert_eq!(expires_at(&LeaseSpec::default()), None);
-    }
-
-    #[test]
-    fn claiming_a_new_lease_starts_at_zero_transitions() {
-        let spec = claimed(&LeaseSpec::default(), "a", at(0));
-        assert_eq!(
-            spec,
-            LeaseSpec {
-                holder_identity: Some("a".into()),
-                lease_duration_seconds: Some(15),
-                acquire_time: Some(MicroTime(at(0))),
-                renew_time: Some(MicroTime(at(0))),
-                lease_transitions: Some(0),
-                ..LeaseSpec::default()
-            }
-        );
-    }
-
-    #[test]
-    fn renewing_keeps_acquire_time_and_transitions() {
-        let spec = claimed(&held("a", -5, 15), "a", at(0));
-        assert_eq!(spec.acquire_time, Some(MicroTime(at(-100))));
-        assert_eq!(spec.renew_time, Some(MicroTime(at(0))));
-        assert_eq!(spec.lease_transitions, Some(3));
-        assert_eq!(spec.holder_identity.as_deref(), Some("a"));
-    }
-
-    #[test]
-    fn taking_over_counts_one_transition_and_resets_acquire_time() {
-        for previous in [held("b", -60, 15), released(&held("b", -1, 15))] {
-            let spec = claimed(&previous, "a", at(0));
-            assert_eq!(spec.holder_identity.as_deref(), Some("a"));
-            assert_eq!(spec.acquire_time, Some(MicroTime(at(0))));
-            assert_eq!(spec.lease_transitions, Some(4));
-            assert_eq!(spec.lease_duration_seconds, Some(15));
-        }
-    }
-
-    #[test]
-    fn claiming_keeps_fields_it_does_not_manage() {
-        let previous = LeaseSpec {
-            strategy: Some("OldestEmulationVersion".into()),
-            preferred_holder: Some("b".into()),
-            ..LeaseSpec::default()
-        };
-        let spec = claimed(&previous, "a", at(0));
-        assert_eq!(spec.strategy, previous.strategy);
-        assert_eq!(spec.preferred_holder, previous.preferred_holder);
-    }
-
-    #[test]
-    fn a_released_lease_is_claimed_by_the_next_reader() {
-        let spec = released(&held("a", 0, 15));
-        assert_eq!(spec.holder_identity, None);
-        assert_eq!(spec.renew_time, None);
-        assert_eq!(spec.lease_transitions, Some(3));
-        assert_eq!(
-            decide(Some(&lease(Some(spec))), "b", at(1)),
-            Decision::Claim
-        );
-    }
-
-    #[test]
-    fn the_holder_gives_up_before_a_standby_may_take_over() {
-        assert!(RENEW_INTERVAL + RETRY_INTERVAL < RENEW_DEADLINE);
-        assert!(RENEW_DEADLINE < LEASE_DURATION);
-        assert!(RETRY_INTERVAL < RENEW_INTERVAL);
-    }
-}
+mod tests;

@@ -21,8 +21,9 @@ use kube::{
 };
 use kube_emulator::Emulator;
 use serde_json::{Value, json};
-use support::{Server, control_plane, on_both};
+use support::{Server, control_plane, crd, on_both};
 use wetix_operator::credential::WetixCredential;
+use wetix_test_kit::{TempDir, standins, tls};
 
 const NS: &str = "shop";
 
@@ -44,33 +45,6 @@ const NOW: &str = "2026-12-16T10:00:00Z";
 /// No child process or wait in these tests runs longer than this.
 const BOUND: Duration = Duration::from_secs(30);
 
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let path = std::env::temp_dir().join(format!("wetix-cli-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&path).unwrap();
-        Self(path)
-    }
-
-    fn write(&self, name: &str, content: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, content).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// A Kubernetes API with the CRD, a kubeconfig for it, and a client for the test's own writes.
 struct Cluster {
     _emulator: Option<Emulator>,
@@ -85,18 +59,14 @@ static REAL_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 impl Cluster {
     async fn start(server: Server) -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let dir = TempDir::new();
+        tls::install_crypto_provider();
+        let dir = TempDir::new("wetix-cli");
         match server {
             Server::Emulator => {
-                let emulator = Emulator::start().await.expect("emulator starts");
-                emulator.install_crd(
-                    serde_json::to_value(<WetixCredential as kube::CustomResourceExt>::crd())
-                        .unwrap(),
-                );
-                let mut config = kube::Config::new(emulator.url().parse().unwrap());
-                config.default_namespace = NS.into();
-                let client = Client::try_from(config).unwrap();
+                let emulator = standins::start_emulator(([127, 0, 0, 1], 0).into(), [crd()])
+                    .await
+                    .expect("emulator starts");
+                let client = standins::emulator_client(&emulator, NS).unwrap();
                 let kubeconfig = dir.write("kubeconfig", &emulator.kubeconfig_yaml(NS));
                 Self {
                     _emulator: Some(emulator),
@@ -556,12 +526,10 @@ async fn refresh_without_wait_only_sets_the_annotation_and_a_wait_times_out_with
 
 /// The fake WeTix server with the test client registered.
 async fn wetix() -> FakeWetix {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let wetix = FakeWetix::start(Settings::default())
+    tls::install_crypto_provider();
+    standins::start_wetix(Settings::default(), CLIENT_ID, CLIENT_SECRET)
         .await
-        .expect("fake WeTix starts");
-    wetix.add_client(CLIENT_ID, CLIENT_SECRET);
-    wetix
+        .expect("fake WeTix starts")
 }
 
 fn client_env() -> [(&'static str, &'static std::ffi::OsStr); 2] {
@@ -612,7 +580,7 @@ async fn token_obtains_a_pair_with_client_credentials_from_the_environment() {
 #[tokio::test]
 async fn token_refreshes_with_the_token_file_and_the_client_secret_file() {
     let wetix = wetix().await;
-    let dir = TempDir::new();
+    let dir = TempDir::new("wetix-cli");
     let refresh_token = wetix.mint_refresh_token(CLIENT_ID);
     let token_file = dir.write("refresh-token", &format!("{refresh_token}\n"));
     let secret_file = dir.write(
@@ -646,7 +614,7 @@ async fn token_refreshes_with_the_token_file_and_the_client_secret_file() {
 async fn token_errors_name_the_flag_or_variable_and_never_print_the_secret() {
     let wetix = wetix().await;
     let url = wetix.url();
-    let dir = TempDir::new();
+    let dir = TempDir::new("wetix-cli");
     let missing_key = dir.write("client.env", &format!("client-secret={CLIENT_SECRET}\n"));
     let empty_token = dir.write("empty", "\n");
     let wrong_secret = "wr0ng-s3cret-value";
@@ -718,7 +686,7 @@ async fn token_errors_name_the_flag_or_variable_and_never_print_the_secret() {
 
 async fn the_kubectl_wetix_symlink_answers_as_a_kubectl_plugin(server: Server) {
     let cluster = two_namespaces(server).await;
-    let plugin = cluster.dir.0.join("kubectl-wetix");
+    let plugin = cluster.dir.path().join("kubectl-wetix");
     std::os::unix::fs::symlink(binary(), &plugin).unwrap();
     let env = [("KUBECONFIG", cluster.kubeconfig.as_os_str())];
 

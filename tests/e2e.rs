@@ -140,7 +140,8 @@ async fn a_restarted_operator_reads_tokens_back_and_asks_wetix_for_nothing(serve
         )),
         "{metrics}"
     );
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The restarted operator has finished reconciling what it read back.
+    stack.wait_reconciles(1).await;
     assert!(stack.wetix.calls().is_empty(), "{:?}", stack.wetix.calls());
     let after = stack.credentials().get("ticketing").await.unwrap();
     assert_eq!(
@@ -224,7 +225,11 @@ async fn rejected_client_credentials_are_not_retried_in_a_loop_but_at_once_when_
     stack.create_credential("ticketing", json!({})).await;
     let failed = stack.wait_not_ready("ticketing", "InvalidClient").await;
     assert_eq!(failed.status.unwrap().failed_attempts, 1);
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Once the failed reconcile has finished, a change to the client Secret that leaves its
+    // values alone makes the operator look again: that look must wait too.
+    let failed_at = stack.wait_reconciles(1).await;
+    stack.label_secret("wetix-client", "e2e-touched", "1").await;
+    stack.wait_reconciles(failed_at + 1).await;
     assert_eq!(stack.wetix.calls().len(), 1, "no retry within five minutes");
 
     stack
@@ -398,6 +403,17 @@ async fn no_token_or_client_secret_appears_in_logs_events_or_status(server: Serv
     }
 }
 
+/// Returns once the system clock, which the operator reads, has reached `at`.
+async fn wait_for_the_clock_to_pass(at: jiff::Timestamp) {
+    loop {
+        let left = at.duration_since(jiff::Timestamp::now());
+        if left <= jiff::SignedDuration::ZERO {
+            return;
+        }
+        tokio::time::sleep(left.unsigned_abs()).await;
+    }
+}
+
 fn fingerprint(token: &str) -> String {
     wetix_operator::tokens::fingerprint(&wetix_operator::sensitive::Sensitive::new(token))
 }
@@ -457,7 +473,10 @@ async fn rollout_targets_restart_when_the_token_changes_and_a_missing_one_is_rep
         "{events}"
     );
 
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Restarts are stamped in whole seconds of the operator's clock (the system's): the next
+    // one must fall in a later second.
+    let first_at: jiff::Timestamp = first["wetix.my/restartedAt"].parse().unwrap();
+    wait_for_the_clock_to_pass(first_at + jiff::SignedDuration::from_secs(1)).await;
     stack.request_refresh("ticketing", "again").await;
     stack
         .wait_for("ticketing", "refresh handled", |c| {
@@ -499,12 +518,13 @@ async fn a_renewal_costs_one_wetix_call_one_secret_write_one_status_write_and_it
     let stack = Stack::running(server, 5, 3600).await;
     stack.create_credential("ticketing", json!({})).await;
     stack.wait_ready("ticketing", "TokenIssued").await;
-    // Let the echo of the first issue settle, then count one renewal's requests.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Once the issue's reconcile has finished, count one renewal's requests: those of the
+    // reconcile that renews, finished too.
+    let issued = stack.wait_reconciles(1).await;
     stack.cluster.clear_requests();
     stack.wetix.clear_calls();
     stack.wait_ready("ticketing", "TokenRefreshed").await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    stack.wait_reconciles(issued + 1).await;
 
     let mut requests: Vec<String> = stack
         .cluster

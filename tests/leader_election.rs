@@ -10,9 +10,9 @@
 mod support;
 
 use std::{
+    net::SocketAddr,
     path::PathBuf,
-    process::{ExitStatus, Stdio},
-    sync::{Arc, Mutex},
+    process::ExitStatus,
     time::{Duration, Instant},
 };
 
@@ -22,8 +22,8 @@ use k8s_openapi::{
 };
 use kube::{Api, api::PostParams};
 use serde_json::json;
-use support::{CLIENT_ID, CLIENT_SECRET, Server, Stack, WAIT, on_both};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use support::{CLIENT_ID, CLIENT_SECRET, Server, Stack, WAIT, on_both, operator_binary};
+use wetix_test_kit::{Process, net, operator};
 
 on_both!(
     only_the_holder_reconciles_and_a_standby_takes_over_within_the_lease_duration_after_kill_9,
@@ -37,90 +37,56 @@ const LEASE_NS: &str = "wetix-operator";
 /// One `wetix-operator run --leader-elect` process with its own log and metrics port.
 struct Replica {
     identity: &'static str,
-    child: tokio::process::Child,
-    port: u16,
-    logs: Arc<Mutex<String>>,
+    process: Process,
+    metrics: SocketAddr,
 }
 
 impl Replica {
     async fn start(stack: &Stack, kubeconfig: &std::path::Path, identity: &'static str) -> Self {
-        let port = free_port();
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_wetix-operator"))
-            .args(["run", "--leader-elect", "--identity", identity])
-            .args(["--lease-namespace", LEASE_NS])
-            .args(["--namespaces", &stack.ns])
-            .arg("--metrics-bind-address")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--allowed-server-urls")
-            .arg(stack.wetix.url())
-            .env("KUBECONFIG", kubeconfig)
-            .env("RUST_LOG", "info")
-            .env_remove("KUBERNETES_SERVICE_HOST")
-            .env_remove("POD_NAME")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the operator binary starts");
-        let logs = Arc::new(Mutex::new(String::new()));
-        for stream in [
-            Box::new(child.stderr.take().unwrap()) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
-            Box::new(child.stdout.take().unwrap()),
-        ] {
-            let logs = logs.clone();
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(stream).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let mut logs = logs.lock().unwrap();
-                    logs.push_str(&line);
-                    logs.push('\n');
-                }
-            });
-        }
+        let metrics = SocketAddr::from(([127, 0, 0, 1], net::free_port()));
+        let mut args = operator::run_args(&stack.wetix.url(), metrics);
+        args.extend(
+            [
+                "--leader-elect",
+                "--identity",
+                identity,
+                "--lease-namespace",
+                LEASE_NS,
+                "--namespaces",
+                &stack.ns,
+            ]
+            .map(str::to_owned),
+        );
+        let mut command = operator::command(operator_binary(), kubeconfig, &args);
+        command.env("RUST_LOG", "info");
+        let process = Process::spawn(command).expect("the operator binary starts");
         Self {
             identity,
-            child,
-            port,
-            logs,
+            process,
+            metrics,
         }
     }
 
     fn logs(&self) -> String {
-        self.logs.lock().unwrap().clone()
+        self.process.logs()
     }
 
     /// Waits until the log shows `needle`; the last lines of an exited process may still be
     /// on their way through the pipe.
     async fn wait_log(&self, needle: &str) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !self.logs().contains(needle) {
-            assert!(
-                Instant::now() < deadline,
-                "{} never logged {needle:?}:\n{}",
-                self.identity,
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// The raw HTTP answer of `path` on the metrics port, if it answers.
-    async fn get(&self, path: &str) -> Option<String> {
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .ok()?;
-        let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-        stream.write_all(request.as_bytes()).await.ok()?;
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).await.ok()?;
-        Some(answer)
+        assert!(
+            self.process.wait_log(needle, Duration::from_secs(5)).await,
+            "{} never logged {needle:?}:\n{}",
+            self.identity,
+            self.logs()
+        );
     }
 
     /// Waits until `path` answers with a text containing `needle`.
     async fn wait_http(&self, path: &str, needle: &str) {
         let deadline = Instant::now() + WAIT;
         loop {
-            let answer = self.get(path).await.unwrap_or_default();
+            let answer = net::http_get(self.metrics, path).await.unwrap_or_default();
             if answer.contains(needle) {
                 return;
             }
@@ -135,39 +101,29 @@ impl Replica {
     }
 
     async fn sigterm(&mut self) -> ExitStatus {
-        let pid = self.child.id().expect("running") as i32;
-        // SAFETY: plain kill(2) on our own child.
-        unsafe { kill(pid, 15) };
-        self.wait_exit(WAIT).await
+        let exit = self.process.terminate(WAIT).await;
+        self.exited(exit, WAIT)
     }
 
     async fn kill_9(&mut self) {
-        self.child.start_kill().expect("SIGKILL sent");
-        self.wait_exit(WAIT).await;
+        let exit = self.process.kill(WAIT).await;
+        self.exited(exit, WAIT);
     }
 
     async fn wait_exit(&mut self, within: Duration) -> ExitStatus {
-        match tokio::time::timeout(within, self.child.wait()).await {
-            Ok(status) => status.expect("wait"),
-            Err(_) => panic!(
+        let exit = self.process.wait_exit(within).await;
+        self.exited(exit, within)
+    }
+
+    fn exited(&self, exit: Option<ExitStatus>, within: Duration) -> ExitStatus {
+        exit.unwrap_or_else(|| {
+            panic!(
                 "{} did not exit within {within:?}; log:\n{}",
                 self.identity,
                 self.logs()
-            ),
-        }
+            )
+        })
     }
-}
-
-unsafe extern "C" {
-    fn kill(pid: i32, signal: i32) -> i32;
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn leases(stack: &Stack) -> Api<Lease> {
@@ -208,6 +164,31 @@ async fn wait_holder(
             );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The operator requests since the last clear, once they hold a renewal of the Lease and two
+/// reads by the standby. Each round of the holder is a read and a write of the Lease, each
+/// round of the standby a read; one read of the holder may be on its way to its write.
+async fn wait_for_lease_rounds(stack: &Stack) -> Vec<kube_emulator::RequestRecord> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let requests = stack.cluster.operator_requests().await;
+        let on_lease = |get: bool| {
+            requests
+                .iter()
+                .filter(|r| r.path.contains("/leases/") && (r.method == "GET") == get)
+                .count()
+        };
+        let (reads, writes) = (on_lease(true), on_lease(false));
+        if writes >= 1 && reads >= writes + 3 {
+            return requests;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{reads} reads and {writes} writes of the Lease within {WAIT:?}: {requests:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -264,10 +245,10 @@ async fn only_the_holder_reconciles_and_a_standby_takes_over_within_the_lease_du
         "one token request, by one replica"
     );
 
-    // While a leads, b writes nothing: every write is a's Lease renewal.
+    // While a leads, b writes nothing: every write is a's Lease renewal. Watched until a has
+    // renewed and b has read the Lease twice, so b's decision on its first read is carried out.
     stack.cluster.clear_requests();
-    tokio::time::sleep(RENEW_INTERVAL + RETRY_INTERVAL).await;
-    let requests = stack.cluster.operator_requests().await;
+    let requests = wait_for_lease_rounds(&stack).await;
     let writes: Vec<_> = requests.iter().filter(|r| r.method != "GET").collect();
     assert!(
         !writes.is_empty()

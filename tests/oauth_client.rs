@@ -21,7 +21,7 @@ const REFRESH: &str = "refr3sh-t0ken-NEVER-LOG";
 const BASIC: &str = "Basic c2hvcC1jbGllbnQ6Y2wxZW50LXMzY3JldC1ORVZFUi1MT0c=";
 
 fn issuer() -> HttpTokenIssuer {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    wetix_test_kit::tls::install_crypto_provider();
     HttpTokenIssuer::new().unwrap()
 }
 
@@ -230,7 +230,7 @@ async fn a_server_that_does_not_answer_in_time_is_transient() {
         )
         .mount(&server)
         .await;
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    wetix_test_kit::tls::install_crypto_provider();
     let issuer = HttpTokenIssuer::with_timeout(Duration::from_millis(200)).unwrap();
 
     let started = std::time::Instant::now();

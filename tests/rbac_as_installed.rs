@@ -72,7 +72,7 @@ async fn bare_plane() -> Option<control_plane::Bare> {
         println!("skipped: WETIX_TEST_CLUSTER does not select the real server");
         return None;
     }
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    wetix_test_kit::tls::install_crypto_provider();
     Some(
         tokio::task::spawn_blocking(control_plane::Bare::start)
             .await

@@ -14,34 +14,12 @@ use kube::{
     api::{ObjectMeta, PostParams},
 };
 use kube_emulator::{Emulator, RequestRecord};
-
-use super::control_plane::{self, ControlPlane};
 use wetix_operator::credential::WetixCredential;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Server {
-    Emulator,
-    Real,
-}
-
-impl Server {
-    /// Whether `WETIX_TEST_CLUSTER` selects this server.
-    pub fn selected(self) -> bool {
-        let choice = std::env::var("WETIX_TEST_CLUSTER").unwrap_or_else(|_| "both".into());
-        // CI judges on both servers: nothing may quietly leave one out.
-        if std::env::var("CI").is_ok_and(|ci| ci == "true") && choice != "both" {
-            panic!(
-                "CI=true runs every test on both servers; WETIX_TEST_CLUSTER={choice} is refused"
-            );
-        }
-        match choice.as_str() {
-            "both" => true,
-            "emulator" => self == Server::Emulator,
-            "real" => self == Server::Real,
-            other => panic!("WETIX_TEST_CLUSTER={other}: expected emulator, real or both"),
-        }
-    }
-}
+use wetix_test_kit::{
+    Server,
+    control_plane::{self, ControlPlane},
+    standins, tls,
+};
 
 pub struct Cluster {
     pub server: Server,
@@ -64,18 +42,14 @@ impl Cluster {
     /// A fresh emulator, or the shared control plane with a new namespace, for the calling
     /// test.
     pub async fn start(server: Server) -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        tls::install_crypto_provider();
         let namespace = control_plane::namespace_for_this_test();
         match server {
             Server::Emulator => {
-                let emulator = Emulator::start().await.expect("emulator starts");
-                emulator.install_crd(
-                    serde_json::to_value(<WetixCredential as kube::CustomResourceExt>::crd())
-                        .expect("CRD as JSON"),
-                );
-                let mut config = kube::Config::new(emulator.url().parse().expect("emulator URL"));
-                config.default_namespace = namespace.clone();
-                let client = Client::try_from(config).expect("client");
+                let emulator = standins::start_emulator(loopback_any_port(), [crd()])
+                    .await
+                    .expect("emulator starts");
+                let client = standins::emulator_client(&emulator, &namespace).expect("client");
                 Self {
                     server,
                     namespace,
@@ -202,12 +176,15 @@ impl Cluster {
     }
 }
 
-pub async fn client_from(kubeconfig_yaml: &str) -> Client {
-    let kubeconfig = kube::config::Kubeconfig::from_yaml(kubeconfig_yaml).expect("kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .expect("config from kubeconfig");
-    Client::try_from(config).expect("client")
+pub use standins::client_from;
+
+/// The operator's CRD, as JSON.
+pub fn crd() -> serde_json::Value {
+    serde_json::to_value(<WetixCredential as kube::CustomResourceExt>::crd()).expect("CRD as JSON")
+}
+
+fn loopback_any_port() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
 /// Runs each named `async fn NAME(server: Server)` as two tests, `NAME::emulator` and

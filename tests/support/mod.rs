@@ -1,31 +1,28 @@
 //! A whole local stack for end-to-end tests: a Kubernetes API with the CRD (the emulator, or
 //! the real control plane with `deploy/` applied, see [`cluster`]), the fake WeTix server, and
-//! the real `wetix-operator` binary started against both.
+//! the real `wetix-operator` binary started against both. The pieces come from the workspace's
+//! test kit (`dev/test-kit`), which the sandbox and the fleet benchmark start theirs with too.
 
-#![allow(dead_code, unused_macros)]
+#![allow(dead_code, unused_macros, unused_imports)]
 
 pub mod cluster;
-pub mod control_plane;
 
 #[allow(unused_imports)]
 pub(crate) use cluster::on_both;
-pub use cluster::{Cluster, Server};
+pub use cluster::{Cluster, crd};
+pub use wetix_test_kit::{Server, control_plane};
 
-use std::{
-    process::Stdio,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{net::SocketAddr, path::Path, time::Duration};
 
-use fake_wetix::{FakeWetix, Settings};
+use fake_wetix::FakeWetix;
 use k8s_openapi::{ByteString, api::core::v1::Secret};
 use kube::{
     Api, Client, ResourceExt,
     api::{ObjectMeta, Patch, PatchParams, PostParams},
 };
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use wetix_operator::credential::WetixCredential;
+use wetix_test_kit::{Process, TempDir, metrics, net, operator, standins};
 
 pub const CLIENT_ID: &str = "shop-client";
 pub const CLIENT_SECRET: &str = "cl1ent-s3cret-value";
@@ -33,46 +30,23 @@ pub const CLIENT_SECRET: &str = "cl1ent-s3cret-value";
 /// Every wait in these tests is bounded by this.
 pub const WAIT: Duration = Duration::from_secs(30);
 
+/// The operator binary under test.
+pub fn operator_binary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_wetix-operator"))
+}
+
 pub struct Stack {
     pub cluster: Cluster,
     /// The test's namespace: everything the test creates goes here.
     pub ns: String,
     pub wetix: FakeWetix,
     pub client: Client,
-    dir: tempdir::Dir,
-    operator: Option<Operator>,
-    logs: Arc<Mutex<String>>,
+    dir: TempDir,
+    operator: Option<Process>,
+    /// Operators stopped earlier, kept for their logs.
+    stopped: Vec<Process>,
     extra_args: Vec<String>,
     pub metrics_port: u16,
-}
-
-struct Operator {
-    child: tokio::process::Child,
-}
-
-mod tempdir {
-    /// A directory removed on drop.
-    pub struct Dir(pub std::path::PathBuf);
-    impl Dir {
-        pub fn new() -> Self {
-            let path = std::env::temp_dir().join(format!("wetix-e2e-{}", uuid()));
-            std::fs::create_dir_all(&path).expect("creating a temp dir");
-            Self(path)
-        }
-    }
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-    fn uuid() -> String {
-        use std::time::{SystemTime, UNIX_EPOCH};
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        format!("{}-{nanos}", std::process::id())
-    }
 }
 
 impl Stack {
@@ -80,23 +54,22 @@ impl Stack {
     /// (seconds).
     pub async fn start(server: Server, access_secs: u64, refresh_secs: u64) -> Self {
         let cluster = Cluster::start(server).await;
-        let wetix = FakeWetix::start(Settings {
-            access_lifetime: Duration::from_secs(access_secs),
-            refresh_lifetime: Duration::from_secs(refresh_secs),
-            ..Settings::default()
-        })
-        .await
-        .expect("fake WeTix starts");
-        wetix.add_client(CLIENT_ID, CLIENT_SECRET);
+        let lifetimes = standins::lifetimes(
+            Duration::from_secs(access_secs),
+            Duration::from_secs(refresh_secs),
+        );
+        let wetix = standins::start_wetix(lifetimes, CLIENT_ID, CLIENT_SECRET)
+            .await
+            .expect("fake WeTix starts");
         let client = cluster.client.clone();
         Self {
             ns: cluster.namespace.clone(),
             cluster,
             wetix,
             client,
-            dir: tempdir::Dir::new(),
+            dir: TempDir::new("wetix-e2e"),
             operator: None,
-            logs: Arc::default(),
+            stopped: vec![],
             extra_args: vec![],
             metrics_port: 0,
         }
@@ -146,110 +119,90 @@ impl Stack {
             }
             _ => vec![],
         };
-        let port = free_port();
-        // WETIX_OPERATOR_WRAPPER runs the operator under another program (a profiler).
-        let wrapper = std::env::var("WETIX_OPERATOR_WRAPPER").ok();
-        let mut command = match wrapper.as_deref() {
-            Some(wrapper) => {
-                let mut parts = wrapper.split_whitespace();
-                let mut command = tokio::process::Command::new(parts.next().unwrap());
-                command
-                    .args(parts)
-                    .arg(env!("CARGO_BIN_EXE_wetix-operator"));
-                command
-            }
-            None => tokio::process::Command::new(env!("CARGO_BIN_EXE_wetix-operator")),
-        };
-        let mut child = command
-            .arg("run")
-            .arg("--allowed-server-urls")
-            .arg(self.wetix.url())
-            .arg("--metrics-bind-address")
-            .arg(format!("127.0.0.1:{port}"))
-            .args(&self.extra_args)
-            .args(&namespaces)
-            .env("KUBECONFIG", &kubeconfig)
-            .env("RUST_LOG", "info,wetix_operator=debug")
-            .env_remove("KUBERNETES_SERVICE_HOST")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the operator binary starts");
-        for stream in [
-            Box::new(child.stderr.take().unwrap()) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
-            Box::new(child.stdout.take().unwrap()),
-        ] {
-            let logs = self.logs.clone();
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(stream).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    logs.lock().unwrap().push_str(&line);
-                    logs.lock().unwrap().push('\n');
-                }
-            });
-        }
-        self.operator = Some(Operator { child });
+        let port = net::free_port();
+        let metrics = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut args = operator::run_args(&self.wetix.url(), metrics);
+        args.extend(self.extra_args.iter().cloned());
+        args.extend(namespaces);
+        let mut command = operator::command(operator_binary(), &kubeconfig, &args);
+        command.env("RUST_LOG", "info,wetix_operator=debug");
+        let process = Process::spawn(command).expect("the operator binary starts");
+        self.operator = Some(process);
         self.metrics_port = port;
     }
 
     /// The operator's kubeconfig (see [`Cluster::operator_kubeconfig`]) in the stack's
     /// directory.
     pub fn write_operator_kubeconfig(&self) -> std::path::PathBuf {
-        let path = self.dir.0.join("kubeconfig");
-        std::fs::write(&path, self.cluster.operator_kubeconfig()).expect("kubeconfig written");
-        path
+        self.dir
+            .write("kubeconfig", &self.cluster.operator_kubeconfig())
     }
 
     /// SIGTERM, then waits for a clean exit.
     pub async fn stop_operator(&mut self) -> std::process::ExitStatus {
         let mut operator = self.operator.take().expect("operator running");
-        let pid = operator.child.id().expect("pid") as i32;
-        // SAFETY: plain kill(2) on our own child.
-        unsafe { libc_kill(pid, 15) };
-        tokio::time::timeout(WAIT, operator.child.wait())
-            .await
-            .expect("operator stops within the wait")
-            .expect("wait")
+        let exit = operator.terminate(WAIT).await;
+        self.stopped.push(operator);
+        exit.unwrap_or_else(|| panic!("operator stops within the wait:\n{}", self.logs()))
+    }
+
+    /// The operator's /metrics now; empty while it does not answer.
+    pub async fn metrics(&self) -> String {
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.metrics_port));
+        net::http_get(addr, "/metrics").await.unwrap_or_default()
     }
 
     /// Scrapes /metrics until it contains `needle`.
     pub async fn wait_metrics(&self, needle: &str) -> String {
-        let url = format!("http://127.0.0.1:{}/metrics", self.metrics_port);
+        self.wait_metrics_until(needle, |text| text.contains(needle))
+            .await
+    }
+
+    /// Scrapes /metrics until `ok` holds for it; `what` says what for the failure message.
+    pub async fn wait_metrics_until(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let text = scrape(&url).await.unwrap_or_default();
-            if text.contains(needle) {
+            let text = self.metrics().await;
+            if ok(&text) {
                 return text;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "metrics never showed {needle}:\n{text}"
+                "metrics never showed {what}:\n{text}\noperator log:\n{}",
+                self.logs()
             );
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// How many reconciles this operator process has finished, whatever their result.
+    pub async fn reconciles(&self) -> u64 {
+        metrics::sum(&self.metrics().await, RECONCILES) as u64
+    }
+
+    /// Waits until this operator process has finished at least `count` reconciles: whatever
+    /// those reconciles sent (token requests, writes, Events) has been answered by then.
+    pub async fn wait_reconciles(&self, count: u64) -> u64 {
+        let text = self
+            .wait_metrics_until(&format!("{count} reconciles"), |text| {
+                metrics::sum(text, RECONCILES) as u64 >= count
+            })
+            .await;
+        metrics::sum(&text, RECONCILES) as u64
     }
 
     /// The operator process's resident memory now and at its peak, from /proc.
     pub fn operator_memory(&self) -> String {
-        let pid = self
-            .operator
-            .as_ref()
-            .and_then(|o| o.child.id())
-            .expect("operator running");
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .map(|l| l[name.len()..].trim().to_owned())
-                .unwrap_or_else(|| "?".into())
-        };
-        format!("RSS {} (peak {})", field("VmRSS:"), field("VmHWM:"))
+        self.operator.as_ref().expect("operator running").memory()
     }
 
+    /// What the operator processes wrote so far, the stopped ones first.
     pub fn logs(&self) -> String {
-        self.logs.lock().unwrap().clone()
+        self.stopped
+            .iter()
+            .chain(&self.operator)
+            .map(Process::logs)
+            .collect()
     }
 
     pub fn secrets(&self) -> Api<Secret> {
@@ -288,6 +241,15 @@ impl Stack {
             )
             .await
             .expect("client Secret written");
+    }
+
+    /// Sets a label on a Secret, leaving its data alone.
+    pub async fn label_secret(&self, name: &str, key: &str, value: &str) {
+        let patch = json!({"metadata": {"labels": {key: value}}});
+        self.secrets()
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("Secret labelled");
     }
 
     /// Creates a WetixCredential pointing at the fake WeTix server; `spec` is merged over a
@@ -396,28 +358,5 @@ fn merge(base: &mut Value, patch: Value) {
     }
 }
 
-/// A plain HTTP GET over loopback.
-async fn scrape(url: &str) -> Option<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.strip_prefix("http://")?;
-    let (authority, path) = rest.split_once('/')?;
-    let mut stream = tokio::net::TcpStream::connect(authority).await.ok()?;
-    let request = format!("GET /{path} HTTP/1.0\r\nHost: {authority}\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.ok()?;
-    let mut body = String::new();
-    stream.read_to_string(&mut body).await.ok()?;
-    Some(body)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-unsafe extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, signal: i32) -> i32;
-}
+/// The counter of finished reconciles on the operator's /metrics.
+const RECONCILES: &str = "wetix_reconciliations_total";

@@ -61,7 +61,7 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let arrived = Timestamp::now();
+    let arrived = shared.clock.now();
     let credentials = basic_credentials(&headers);
     let client_id = credentials.as_ref().map(|c| c.id.clone());
     let fault = lock(&shared.faults).take(endpoint);
@@ -110,7 +110,7 @@ fn answer(
     let Ok(request) = serde_json::from_slice::<GrantRequest>(body) else {
         return error(StatusCode::BAD_REQUEST, "invalid_request");
     };
-    let now = Timestamp::now();
+    let now = shared.clock.now();
     match (endpoint, request.grant_type.as_str(), request.refresh_token) {
         (Endpoint::Token, "client_credentials", _) => {
             granted(authority.client_credentials(&client.id, now))

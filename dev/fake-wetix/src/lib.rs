@@ -4,8 +4,8 @@
 //! It speaks WeTix's two calls exactly (`POST /auth/token`, `POST /auth/refresh`, Basic client
 //! credentials, JSON bodies, HS256 JWTs with WeTix's claims, and a refresh token that by default
 //! is returned unchanged with its full lifetime), and lets a test steer it: register clients,
-//! shorten lifetimes, rotate refresh tokens, arm faults, mint and revoke refresh tokens, and read
-//! back a log of the calls.
+//! shorten lifetimes, rotate refresh tokens, arm faults, mint and revoke refresh tokens, move its
+//! clock, and read back a log of the calls.
 //!
 //! ```no_run
 //! # async fn example() -> std::io::Result<()> {
@@ -24,6 +24,8 @@
 mod authority;
 /// The call log entry: [`Call`].
 mod calls;
+/// The server's movable clock: [`Clock`].
+mod clock;
 /// Faults armed for the next calls: [`Endpoint`], [`Fault`].
 mod faults;
 /// The HTTP routes, Basic credentials, request bodies and fault answers.
@@ -36,6 +38,7 @@ mod server;
 mod settings;
 
 pub use calls::Call;
+pub use clock::Clock;
 pub use faults::{Endpoint, Fault};
 pub use jwt::{Claims, TokenType};
 pub use server::FakeWetix;

@@ -5,11 +5,11 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use jiff::Timestamp;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::authority::{Authority, ClientSecret};
+use crate::clock::Clock;
 use crate::faults::FaultQueue;
 use crate::jwt::{self, Claims};
 use crate::{Call, Endpoint, Fault, Settings, http};
@@ -19,6 +19,7 @@ pub(crate) struct Shared {
     pub(crate) authority: Mutex<Authority>,
     pub(crate) faults: Mutex<FaultQueue>,
     pub(crate) calls: Mutex<Vec<Call>>,
+    pub(crate) clock: Clock,
 }
 
 /// Locks `mutex`, carrying on after a panic elsewhere: a failed test must not hide behind
@@ -48,6 +49,7 @@ impl FakeWetix {
             authority: Mutex::new(Authority::new(settings, fresh_signing_key())),
             faults: Mutex::new(FaultQueue::default()),
             calls: Mutex::new(Vec::new()),
+            clock: Clock::default(),
         });
         let (stop, stopped) = oneshot::channel::<()>();
         let app = http::router(Arc::clone(&shared));
@@ -114,6 +116,13 @@ impl FakeWetix {
         lock(&self.shared.faults).clear();
     }
 
+    /// The server's clock, the system clock by default. Moving it changes when tokens issued
+    /// from then on expire, whether stored refresh tokens are still accepted, and the time of
+    /// logged calls.
+    pub fn clock(&self) -> Clock {
+        self.shared.clock.clone()
+    }
+
     /// Every call answered so far, oldest first.
     pub fn calls(&self) -> Vec<Call> {
         lock(&self.shared.calls).clone()
@@ -126,7 +135,7 @@ impl FakeWetix {
     /// A valid refresh token for `client_id`, as if obtained elsewhere (e.g. through the
     /// authorization-code grant), with the current refresh lifetime. No call is logged.
     pub fn mint_refresh_token(&self, client_id: &str) -> String {
-        lock(&self.shared.authority).mint_refresh_token(client_id, Timestamp::now())
+        lock(&self.shared.authority).mint_refresh_token(client_id, self.shared.clock.now())
     }
 
     /// Invalidates every refresh token of `client_id`; refreshing with one gets 400

@@ -193,7 +193,7 @@ async fn expired_refresh_token_is_rejected_with_invalid_grant() {
         200
     );
 
-    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    wetix.clock().advance(Duration::from_millis(1_200));
 
     assert_eq!(
         refresh(&wetix, CLIENT_ID, CLIENT_SECRET, refresh_token).await,

@@ -2,7 +2,6 @@
 //! background, never inside the DELETE that removed the owner. It looks only at the objects
 //! the store marked since its last run, never at the whole store.
 
-use crate::clock;
 use crate::store::{ResKey, Store, obj_key};
 use serde_json::{Value, json};
 
@@ -41,7 +40,7 @@ fn delete_dependent(store: &mut Store, key: &ResKey, obj: &Value) {
         .is_some_and(|a| !a.is_empty())
     {
         let mut new = obj.clone();
-        new["metadata"]["deletionTimestamp"] = json!(clock::now_seconds());
+        new["metadata"]["deletionTimestamp"] = json!(store.clock().now_seconds());
         new["metadata"]["deletionGracePeriodSeconds"] = json!(0);
         store.commit(key, new, Some(obj.clone()));
     } else {

@@ -2,6 +2,7 @@
 //! YAML, protobuf) and dispatches to the store, the write path, watches and discovery. Also
 //! logs requests and applies faults.
 
+use crate::clock::Clock;
 use crate::discovery;
 use crate::faults::{FaultState, RequestRecord};
 use crate::patch::PatchKind;
@@ -35,12 +36,16 @@ pub struct Shared {
     /// Woken after writes so the garbage collector looks for orphans.
     pub gc: Notify,
     pub addr: std::net::SocketAddr,
+    /// The emulator's clock, also the store's.
+    pub clock: Clock,
 }
 
 impl Shared {
     pub fn new(addr: std::net::SocketAddr) -> Self {
+        let clock = Clock::default();
         Shared {
-            store: Mutex::new(Store::new()),
+            store: Mutex::new(Store::with_clock(clock.clone())),
+            clock,
             faults: Mutex::new(FaultState::default()),
             requests: Mutex::new(Vec::new()),
             gc: Notify::new(),
@@ -319,7 +324,7 @@ async fn route(
                     "only the PartialObjectMetadata form is served for watches",
                 ));
             }
-            let req = watch_request(rt, target.ns, q, form == Form::Meta, table)?;
+            let req = watch_request(rt, target.ns, q, form == Form::Meta, table, &shared.clock)?;
             Ok(watch::serve(shared.clone(), req))
         }
         ("get", None) => list(shared, &rt, target.ns.as_deref(), q, form, table),
@@ -342,7 +347,7 @@ async fn route(
                 .ok_or_else(|| ApiError::not_found(&rt.plural, &rt.group, name))?;
             drop(store);
             let out = match table {
-                Some(t) => table::single(&rt, t, obj, true),
+                Some(t) => table::single(&rt, t, obj, true, shared.clock.now()),
                 None => present(&rt, obj, form == Form::Meta),
             };
             Ok(json_response(200, &out))
@@ -396,7 +401,7 @@ async fn route(
             let is_status = obj.get("kind").and_then(Value::as_str) == Some("Status");
             let out = match table {
                 _ if is_status => obj,
-                Some(t) => table::single(&rt, t, obj, true),
+                Some(t) => table::single(&rt, t, obj, true, shared.clock.now()),
                 None => present(&rt, obj, form == Form::Meta),
             };
             Ok(json_response(code, &out))
@@ -513,6 +518,7 @@ fn watch_request(
     q: &HashMap<String, String>,
     metadata_only: bool,
     table: Option<TableRequest>,
+    clock: &Clock,
 ) -> Result<WatchRequest, ApiError> {
     let (labels, fields) = selectors(&rt, q)?;
     let send_initial_events = q.get("sendInitialEvents").is_some_and(|v| v == "true");
@@ -552,6 +558,7 @@ fn watch_request(
         metadata_only,
         table,
         headers_sent: Default::default(),
+        clock: clock.clone(),
     })
 }
 
@@ -725,7 +732,10 @@ fn list(
         meta["remainingItemCount"] = json!(remaining);
     }
     if let Some(t) = table {
-        return Ok(json_response(200, &table::table(rt, t, meta, items, true)));
+        return Ok(json_response(
+            200,
+            &table::table(rt, t, meta, items, true, shared.clock.now()),
+        ));
     }
     let metadata_only = form == Form::MetaList;
     let items: Vec<Value> = items

@@ -19,7 +19,8 @@
 //! - [`table`]: the `Table` form for kubectl (server-side printing); [`jsonpath`]: the
 //!   JSONPath subset its printer columns use.
 //! - [`gc`]: ownerReference garbage collection; [`faults`]: fault injection.
-//! - [`status`]: errors in the `Status` shape; [`clock`]: timestamps.
+//! - [`status`]: errors in the `Status` shape; [`clock`]: the emulator's movable clock and
+//!   timestamps.
 
 pub mod apply;
 pub mod clock;
@@ -41,6 +42,7 @@ pub mod validation;
 pub mod watch;
 pub mod write;
 
+pub use clock::Clock;
 pub use faults::{Faults, RequestRecord};
 
 use std::net::SocketAddr;
@@ -116,6 +118,12 @@ impl Emulator {
     /// If the CRD is malformed, since that is a mistake in the calling test.
     pub fn install_crd(&self, crd: serde_json::Value) {
         install_crd(&self.shared, crd).unwrap_or_else(|e| panic!("install_crd: {}", e.body));
+    }
+
+    /// The emulator's clock, the system clock by default: move it to see what the emulator
+    /// stamps and shows later (ages in tables, creation and deletion times of new writes).
+    pub fn clock(&self) -> Clock {
+        self.shared.clock.clone()
     }
 
     pub fn faults(&self) -> Faults {

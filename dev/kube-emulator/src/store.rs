@@ -7,6 +7,7 @@
 //! ownerReferences are indexed both ways so the garbage collector looks only at objects a
 //! write concerns (see [`crate::gc`]).
 
+use crate::clock::Clock;
 use crate::resources::{self, ResourceType};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -78,6 +79,8 @@ pub struct Store {
     /// Objects the garbage collector has to look at: written, or whose owner or dependent
     /// was written or removed since it last looked.
     gc_pending: BTreeSet<Loc>,
+    /// Stamps metadata times; shared with the emulator's handle.
+    clock: Clock,
 }
 
 fn uid_of(obj: &Value) -> &str {
@@ -114,17 +117,28 @@ pub fn obj_key(obj: &Value) -> ObjKey {
 
 impl Store {
     pub fn new() -> Self {
+        Self::with_clock(Clock::default())
+    }
+
+    /// A store whose metadata times come from `clock`.
+    pub fn with_clock(clock: Clock) -> Self {
         let mut s = Store {
             types: resources::builtins(),
+            clock,
             ..Default::default()
         };
         let ns = json!({"apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": "default", "uid": uuid::Uuid::new_v4().to_string(),
                 "labels": {"kubernetes.io/metadata.name": "default"},
-                "creationTimestamp": crate::clock::now_seconds()},
+                "creationTimestamp": s.clock.now_seconds()},
             "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
         s.commit(&("".into(), "namespaces".into()), ns, None);
         s
+    }
+
+    /// The clock metadata times come from.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     pub fn current_rv(&self) -> u64 {

@@ -248,9 +248,9 @@ pub fn table(
     metadata: Value,
     objects: Vec<Value>,
     headers: bool,
+    now: Timestamp,
 ) -> Value {
     let columns = columns(rt);
-    let now = crate::clock::now();
     let rows: Vec<Value> = objects
         .into_iter()
         .map(|o| row(rt, &columns, req.include, o, now))
@@ -275,7 +275,13 @@ pub fn table(
 }
 
 /// A Table of one object, carrying that object's resourceVersion.
-pub fn single(rt: &ResourceType, req: TableRequest, object: Value, headers: bool) -> Value {
+pub fn single(
+    rt: &ResourceType,
+    req: TableRequest,
+    object: Value,
+    headers: bool,
+    now: Timestamp,
+) -> Value {
     let rv = object
         .pointer("/metadata/resourceVersion")
         .cloned()
@@ -286,6 +292,7 @@ pub fn single(rt: &ResourceType, req: TableRequest, object: Value, headers: bool
         json!({"resourceVersion": rv}),
         vec![object],
         headers,
+        now,
     )
 }
 
@@ -498,7 +505,7 @@ mod tests {
 
     #[test]
     fn cells_follow_column_types() {
-        let now = crate::clock::now();
+        let now = Timestamp::now();
         assert_eq!(typed_value("integer", &json!(3.0), now), json!(3));
         assert_eq!(typed_value("integer", &json!("3"), now), Value::Null);
         assert_eq!(typed_value("number", &json!(2), now), json!(2.0));

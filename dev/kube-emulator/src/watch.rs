@@ -1,6 +1,7 @@
 //! Watch streams (W1–W8): newline-delimited JSON events, selector transitions, replay from a
 //! resourceVersion, too-old ERROR events, bookmarks and the server-side timeout.
 
+use crate::clock::Clock;
 use crate::http::Shared;
 use crate::resources::ResourceType;
 use crate::selectors::{FieldSelector, LabelSelector};
@@ -39,6 +40,8 @@ pub struct WatchRequest {
     /// Events carry Tables; only the first has column definitions, as from the real server.
     pub table: Option<TableRequest>,
     pub headers_sent: AtomicBool,
+    /// The emulator's clock, for the ages in Table events.
+    pub clock: Clock,
 }
 
 impl WatchRequest {
@@ -54,7 +57,7 @@ impl WatchRequest {
         let object = match self.table {
             Some(t) => {
                 let headers = !self.headers_sent.swap(true, Ordering::Relaxed);
-                crate::table::single(&self.rt, t, obj.clone(), headers)
+                crate::table::single(&self.rt, t, obj.clone(), headers, self.clock.now())
             }
             None => crate::http::present(&self.rt, obj.clone(), self.metadata_only),
         };

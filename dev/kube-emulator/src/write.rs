@@ -3,7 +3,6 @@
 //! finalizer-driven deletion.
 
 use crate::apply::{self, Scope, Writer};
-use crate::clock;
 use crate::patch::{self, PatchKind};
 use crate::resources::{self, ResourceType};
 use crate::schema;
@@ -137,7 +136,7 @@ fn finish(
     applied: bool,
 ) -> Answer {
     let rt = ctx.rt;
-    let now = clock::now_seconds();
+    let now = store.clock().now_seconds();
     if !new.is_object() {
         return Err(ApiError::bad_request(
             "the request body must be a JSON object",
@@ -613,7 +612,7 @@ fn apply_patch(store: &mut Store, ctx: &Ctx, name: &str, body: &[u8], force: boo
     let live = old.clone().unwrap_or_else(|| {
         json!({"apiVersion": ctx.rt.api_version(), "kind": ctx.rt.kind, "metadata": {"name": name, "namespace": ctx.ns}})
     });
-    let now = clock::now_seconds();
+    let now = store.clock().now_seconds();
     let w = Writer {
         manager: ctx.manager,
         subresource: ctx.subresource,
@@ -730,7 +729,10 @@ pub fn delete(store: &mut Store, ctx: &Ctx, name: &str, opts: &DeleteOptions) ->
     let mut new = old.clone();
     let meta = meta_mut(&mut new);
     meta.insert("finalizers".into(), Value::Array(fins));
-    meta.insert("deletionTimestamp".into(), json!(clock::now_seconds()));
+    meta.insert(
+        "deletionTimestamp".into(),
+        json!(store.clock().now_seconds()),
+    );
     meta.insert("deletionGracePeriodSeconds".into(), json!(0));
     if let Some(g) = meta.get("generation").and_then(Value::as_i64) {
         meta.insert("generation".into(), json!(g + 1));

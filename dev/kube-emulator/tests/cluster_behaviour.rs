@@ -102,7 +102,14 @@ async fn dropped_watches_end_and_delay_slows_every_response(t: Target) {
         .await
         .unwrap()
         .boxed();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The emulator logs a request as it answers it, after opening the watch.
+    assert!(
+        emu.requests()
+            .iter()
+            .any(|r| r.query.contains("watch=true")),
+        "the watch is open: {:?}",
+        emu.requests()
+    );
     emu.faults().drop_watches();
     while let Some(e) = watch.try_next().await.unwrap() {
         assert!(matches!(e, WatchEvent::Bookmark(_)), "{e:?}");

@@ -287,8 +287,13 @@ async fn watcher_relists_after_a_too_old_error_and_sees_the_missed_object(t: Tar
         .filter(|r| r.method == "GET" && !r.query.contains("watch"))
         .count();
     assert_eq!(lists_before, 1);
-    // Give the watch time to open, then make its resume point unusable.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // kube's watcher opens its watch only when next polled, from the list's resourceVersion:
+    // nothing watches yet, so b is missed; then that resume point is made unusable.
+    assert!(
+        !emu.requests().iter().any(|r| r.query.contains("watch")),
+        "no watch before the watcher is polled again: {:?}",
+        emu.requests()
+    );
     emu.faults().compact_history();
     api.create(&PostParams::default(), &secret("b", json!({})))
         .await

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Target, group, on_both};
+use common::{Target, group, on_both, on_emulator};
 use futures::{AsyncBufReadExt, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
@@ -525,6 +525,46 @@ async fn namespaces_table_has_a_status_column(t: Target) {
     assert_eq!(code, 200);
     assert_eq!(column_names(&table), ["Name", "Status", "Age"]);
 }
+
+/// The emulator's clock moved on: what was created "now" is older in every table, and what
+/// is created then carries the moved time.
+async fn ages_and_new_timestamps_follow_the_emulators_clock(t: Target) {
+    let client = t.client.clone();
+    t.install_crd(common::foo_crd()).await;
+    let foos = common::foos(&client);
+    foos.create(&PostParams::default(), &common::foo("a", json!({})))
+        .await
+        .unwrap();
+    t.emulator()
+        .clock()
+        .advance(Duration::from_secs(3 * 3600 + 5));
+    let later = foos
+        .create(&PostParams::default(), &common::foo("b", json!({})))
+        .await
+        .unwrap();
+    let created = later.metadata.creation_timestamp.unwrap().0;
+    let ahead = created.duration_since(jiff::Timestamp::now());
+    assert!(
+        ahead >= jiff::SignedDuration::from_secs(3 * 3600),
+        "b created {ahead:?} ahead of the system clock"
+    );
+    let (_, table) = get_json(
+        &client,
+        &format!("/apis/{}/v1/namespaces/{}/foos", group(), t.ns),
+        TABLE_ACCEPT,
+    )
+    .await;
+    let ages: Vec<&str> = table["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["cells"][1].as_str().unwrap())
+        .collect();
+    assert_eq!(ages[0], "3h", "{table}");
+    assert!(matches!(ages[1], "0s" | "1s" | "2s"), "{ages:?}");
+}
+
+on_emulator!(ages_and_new_timestamps_follow_the_emulators_clock);
 
 on_both!(
     list_as_table_has_printer_columns_and_metadata_rows,

@@ -1,14 +1,11 @@
 //! The three pieces, started in this process: the Kubernetes API emulator with the CRD, the fake
-//! WeTix server with the sandbox's client, and the operator itself.
+//! WeTix server with the sandbox's client (both as the tests start them, through the workspace's
+//! test kit), and the operator itself, with the flags the tests run its binary with.
 
-use std::{
-    net::{Ipv4Addr, SocketAddr},
-    sync::Arc,
-    time::Duration,
-};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use clap::{CommandFactory, FromArgMatches};
-use fake_wetix::{FakeWetix, Settings};
+use fake_wetix::FakeWetix;
 use futures::FutureExt;
 use kube_emulator::Emulator;
 use tokio::{sync::oneshot, task::JoinHandle};
@@ -18,6 +15,7 @@ use wetix_operator::{
     oauth::HttpTokenIssuer,
     run::RunError,
 };
+use wetix_test_kit::{net, operator, standins, tls};
 
 use crate::{Options, SandboxError, manifests};
 
@@ -43,36 +41,27 @@ struct Operator {
 impl Stack {
     pub async fn start(options: &Options) -> Result<Stack, SandboxError> {
         // One TLS crypto provider for kube and reqwest, as the operator's own `run` does.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        tls::install_crypto_provider();
 
-        let emulator = Emulator::start_on(options.api_address)
+        let crd = serde_json::to_value(<WetixCredential as kube::CustomResourceExt>::crd())
+            .expect("the CRD is plain data and always serializes");
+        let emulator = standins::start_emulator(options.api_address, [crd])
             .await
             .map_err(|source| SandboxError::StartEmulator {
                 address: options.api_address,
                 source,
             })?;
-        let crd = serde_json::to_value(<WetixCredential as kube::CustomResourceExt>::crd())
-            .expect("the CRD is plain data and always serializes");
-        emulator.install_crd(crd);
 
-        let wetix = FakeWetix::start(Settings {
-            access_lifetime: options.access_lifetime,
-            refresh_lifetime: options.refresh_lifetime,
-            ..Settings::default()
-        })
-        .await
-        .map_err(SandboxError::StartWetix)?;
-        wetix.add_client(manifests::CLIENT_ID, manifests::CLIENT_SECRET);
+        let lifetimes = standins::lifetimes(options.access_lifetime, options.refresh_lifetime);
+        let wetix =
+            standins::start_wetix(lifetimes, manifests::CLIENT_ID, manifests::CLIENT_SECRET)
+                .await
+                .map_err(SandboxError::StartWetix)?;
 
-        let url = emulator
-            .url()
-            .parse()
-            .expect("the emulator's URL is a valid URI");
-        let mut config = kube::Config::new(url);
-        config.default_namespace = manifests::NAMESPACE.to_owned();
-        let client = kube::Client::try_from(config).map_err(SandboxError::KubeClient)?;
+        let client = standins::emulator_client(&emulator, manifests::NAMESPACE)
+            .map_err(SandboxError::KubeClient)?;
 
-        let metrics_address = free_loopback_address().map_err(SandboxError::FreePort)?;
+        let metrics_address = net::free_loopback_address().map_err(SandboxError::FreePort)?;
         let args = run_args(&wetix.url(), metrics_address);
         let issuer = Arc::new(HttpTokenIssuer::new().map_err(SandboxError::Issuer)?);
         let (stop, stopped) = oneshot::channel::<()>();
@@ -125,7 +114,6 @@ impl Stack {
 /// The flags' environment variables are switched off, so a `WETIX_*` variable left in the
 /// shell cannot change the sandbox.
 fn run_args(wetix_url: &str, metrics_address: SocketAddr) -> RunArgs {
-    let metrics = metrics_address.to_string();
     let command = Cli::command().mut_subcommand("run", |run| {
         let ids: Vec<clap::Id> = run
             .get_arguments()
@@ -134,23 +122,13 @@ fn run_args(wetix_url: &str, metrics_address: SocketAddr) -> RunArgs {
         ids.into_iter()
             .fold(run, |run, id| run.mut_arg(id, |arg| arg.env(None)))
     });
+    let argv = std::iter::once("wetix-operator".to_owned())
+        .chain(operator::run_args(wetix_url, metrics_address));
     let matches = command
-        .try_get_matches_from([
-            "wetix-operator",
-            "run",
-            "--allowed-server-urls",
-            wetix_url,
-            "--metrics-bind-address",
-            &metrics,
-        ])
+        .try_get_matches_from(argv)
         .expect("the sandbox's operator flags are valid");
     match Cli::from_arg_matches(&matches).map(|cli| cli.command) {
         Ok(Command::Run(args)) => args,
         other => unreachable!("parsed a run command, got {other:?}"),
     }
-}
-
-/// A loopback address with a port that was free a moment ago.
-fn free_loopback_address() -> std::io::Result<SocketAddr> {
-    std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()
 }

@@ -2,32 +2,11 @@
 
 use std::{
     net::{Ipv4Addr, SocketAddr},
-    path::PathBuf,
     time::Duration,
 };
 
 use wetix_sandbox::{Options, Summary, run};
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let path =
-            std::env::temp_dir().join(format!("wetix-sandbox-{}-{nanos}", std::process::id()));
-        Self(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use wetix_test_kit::TempDir;
 
 /// The longest run of characters a token is made of (base64url and the JWT dots).
 fn longest_token_like_run(text: &str) -> usize {
@@ -39,9 +18,9 @@ fn longest_token_like_run(text: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_run_shows_issue_and_one_renewal_with_masked_tokens_and_stops_cleanly() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("wetix-sandbox");
     let options = Options {
-        dir: dir.0.clone(),
+        dir: dir.path().to_owned(),
         // Renewal times are whole seconds, so a shorter access lifetime may renew within the
         // first second, before the issued state can be seen; 5 s renews 2-3 s after issue.
         access_lifetime: Duration::from_secs(5),
@@ -98,8 +77,8 @@ async fn a_short_run_shows_issue_and_one_renewal_with_masked_tokens_and_stops_cl
         longest_token_like_run(&text) < 40,
         "something token-sized was printed:\n{text}"
     );
-    let credential = std::fs::read_to_string(dir.0.join("ticketing.yaml")).unwrap();
+    let credential = std::fs::read_to_string(dir.path().join("ticketing.yaml")).unwrap();
     assert!(credential.contains("kind: WetixCredential"), "{credential}");
-    let kubeconfig = std::fs::read_to_string(dir.0.join("kubeconfig")).unwrap();
+    let kubeconfig = std::fs::read_to_string(dir.path().join("kubeconfig")).unwrap();
     assert!(kubeconfig.contains("namespace: shop"), "{kubeconfig}");
 }

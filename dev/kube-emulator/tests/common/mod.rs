@@ -26,11 +26,11 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-// The operator's tests start and open the control plane with the same code.
-#[allow(dead_code)]
-#[path = "../../../../tests/support/control_plane.rs"]
-pub mod control_plane;
+// The operator's tests start and open the control plane with the same code, and choose
+// servers by the same rule.
 use control_plane::ControlPlane;
+pub use wetix_test_kit::{Server, control_plane};
+use wetix_test_kit::{standins, tls};
 
 /// Upper bound for any single test, once its server is up.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -39,31 +39,6 @@ pub async fn bounded<F: Future>(f: F) -> F::Output {
     tokio::time::timeout(TEST_TIMEOUT, f)
         .await
         .expect("test timed out")
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Server {
-    Emulator,
-    Real,
-}
-
-impl Server {
-    /// Whether `WETIX_TEST_CLUSTER` selects this server.
-    pub fn selected(self) -> bool {
-        let choice = std::env::var("WETIX_TEST_CLUSTER").unwrap_or_else(|_| "both".into());
-        // CI judges on both servers: nothing may quietly leave one out.
-        if std::env::var("CI").is_ok_and(|ci| ci == "true") && choice != "both" {
-            panic!(
-                "CI=true runs every test on both servers; WETIX_TEST_CLUSTER={choice} is refused"
-            );
-        }
-        match choice.as_str() {
-            "both" => true,
-            "emulator" => self == Server::Emulator,
-            "real" => self == Server::Real,
-            other => panic!("WETIX_TEST_CLUSTER={other}: expected emulator, real or both"),
-        }
-    }
 }
 
 /// Runs each named `async fn NAME(t: Target)` as two tests, `NAME::emulator` and `NAME::real`.
@@ -132,7 +107,7 @@ pub struct Target {
 
 impl Target {
     async fn start(server: Server, namespace: String) -> Option<Target> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        tls::install_crypto_provider();
         match server {
             Server::Emulator => {
                 let emulator = Emulator::start().await.expect("emulator starts");
@@ -300,19 +275,11 @@ impl Answer {
 }
 
 pub fn client_for(emulator: &Emulator) -> kube::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut config = kube::Config::new(emulator.url().parse().unwrap());
-    config.default_namespace = "default".into();
-    kube::Client::try_from(config).unwrap()
+    tls::install_crypto_provider();
+    standins::emulator_client(emulator, "default").unwrap()
 }
 
-pub async fn client_from(kubeconfig_yaml: &str) -> kube::Client {
-    let kubeconfig = kube::config::Kubeconfig::from_yaml(kubeconfig_yaml).expect("kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .expect("config from kubeconfig");
-    kube::Client::try_from(config).expect("client")
-}
+pub use standins::client_from;
 
 /// An emulator of the test's own and a client for it.
 pub async fn start() -> (Emulator, kube::Client) {

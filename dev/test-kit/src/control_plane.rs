@@ -20,7 +20,7 @@ use std::{
 use kube_emulator::RequestRecord;
 use serde_json::Value;
 
-/// The repository's root: this file also serves the emulator's tests, a crate further down.
+/// The repository's root, above this crate.
 fn repo() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest

@@ -1,0 +1,214 @@
+use super::*;
+
+#[test]
+fn the_command_line_is_consistent() {
+    Cli::command().debug_assert();
+    Invocation::KubectlPlugin.command().debug_assert();
+}
+
+#[test]
+fn every_flag_has_a_long_name() {
+    fn check(command: &clap::Command) {
+        for arg in command.get_arguments() {
+            let builtin = ["help", "version"].contains(&arg.get_id().as_str());
+            assert!(
+                arg.is_positional() || arg.get_long().is_some() || builtin,
+                "{} --{}",
+                command.get_name(),
+                arg.get_id()
+            );
+        }
+        command.get_subcommands().for_each(check);
+    }
+    check(&Cli::command());
+}
+
+#[test]
+fn argv0_picks_the_invocation() {
+    let cases = [
+        ("wetix-operator", Invocation::Operator),
+        ("/usr/local/bin/wetix-operator", Invocation::Operator),
+        ("kubectl-wetix", Invocation::KubectlPlugin),
+        (
+            "/home/me/.local/bin/kubectl-wetix",
+            Invocation::KubectlPlugin,
+        ),
+        ("C:/bin/kubectl-wetix.exe", Invocation::KubectlPlugin),
+        ("kubectl-wetix-old", Invocation::Operator),
+        ("kubectl", Invocation::Operator),
+        ("", Invocation::Operator),
+    ];
+    for (argv0, expected) in cases {
+        let got = Invocation::from_argv0(Some(std::ffi::OsStr::new(argv0)));
+        assert_eq!(got, expected, "{argv0}");
+    }
+    assert_eq!(Invocation::from_argv0(None), Invocation::Operator);
+}
+
+#[test]
+fn the_plugin_parses_the_same_subcommands_and_names_itself_in_help() {
+    let (invocation, cli) = Cli::try_parse_invoked(["/x/kubectl-wetix", "status", "-A"]).unwrap();
+    assert_eq!(invocation, Invocation::KubectlPlugin);
+    let Command::Status(args) = cli.command else {
+        panic!("expected status")
+    };
+    assert!(args.all_namespaces);
+    let help = Cli::try_parse_invoked(["kubectl-wetix", "refresh", "--help"])
+        .unwrap_err()
+        .to_string();
+    assert!(help.contains("Usage: kubectl wetix refresh"), "{help}");
+    let help = Cli::try_parse_invoked(["wetix-operator", "--help"])
+        .unwrap_err()
+        .to_string();
+    assert!(help.contains("Usage: wetix-operator"), "{help}");
+}
+
+#[test]
+fn status_takes_a_namespace_or_all_but_not_both() {
+    let (_, cli) =
+        Cli::try_parse_invoked(["wetix-operator", "status", "-n", "shop", "ticketing"]).unwrap();
+    let Command::Status(args) = cli.command else {
+        panic!("expected status")
+    };
+    assert_eq!(args.namespace.namespace.as_deref(), Some("shop"));
+    assert_eq!(args.name.as_deref(), Some("ticketing"));
+    assert_eq!(args.output, OutputFormat::Table);
+    for bad in [
+        &["status", "-A", "-n", "shop"][..],
+        &["status", "-A", "ticketing"],
+        &["status", "-o", "wide"],
+    ] {
+        let argv = std::iter::once("wetix-operator").chain(bad.iter().copied());
+        assert!(Cli::try_parse_invoked(argv).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn refresh_timeout_is_a_go_duration_and_needs_wait() {
+    let (_, cli) = Cli::try_parse_invoked([
+        "wetix-operator",
+        "refresh",
+        "ticketing",
+        "--wait",
+        "--timeout",
+        "2m",
+    ])
+    .unwrap();
+    let Command::Refresh(args) = cli.command else {
+        panic!("expected refresh")
+    };
+    assert_eq!(args.timeout.as_duration().as_secs(), 120);
+    let err =
+        Cli::try_parse_invoked(["wetix-operator", "refresh", "x", "--timeout", "1s"]).unwrap_err();
+    assert!(err.to_string().contains("--wait"), "{err}");
+    let err = Cli::try_parse_invoked([
+        "wetix-operator",
+        "refresh",
+        "x",
+        "--wait",
+        "--timeout",
+        "soon",
+    ])
+    .unwrap_err();
+    assert!(err.to_string().contains("--timeout"), "{err}");
+}
+
+#[test]
+fn token_needs_exactly_one_server_and_names_bad_flags() {
+    let (_, cli) =
+        Cli::try_parse_invoked(["wetix-operator", "token", "--environment", "sandbox"]).unwrap();
+    let Command::Token(args) = cli.command else {
+        panic!("expected token")
+    };
+    assert_eq!(args.environment, Some(ServerEnvironment::Sandbox));
+    assert_eq!(args.token_path, "/auth/token");
+    assert_eq!(args.refresh_path, "/auth/refresh");
+    let cases: [(&[&str], &str); 4] = [
+        (&["token"], "--environment"),
+        (
+            &[
+                "token",
+                "--environment",
+                "Sandbox",
+                "--server-url",
+                "https://x",
+            ],
+            "--server-url",
+        ),
+        (&["token", "--environment", "Staging"], "--environment"),
+        (
+            &["token", "--environment", "Sandbox", "--token-path", "auth"],
+            "--token-path",
+        ),
+    ];
+    for (argv, flag) in cases {
+        let argv = std::iter::once("wetix-operator").chain(argv.iter().copied());
+        let err = Cli::try_parse_invoked(argv).unwrap_err().to_string();
+        assert!(err.contains(flag), "{flag}: {err}");
+    }
+}
+
+#[test]
+fn the_client_secret_cannot_be_passed_on_the_command_line() {
+    for flag in ["--client-secret", "--client-id"] {
+        let err = Cli::try_parse_invoked([
+            "wetix-operator",
+            "token",
+            "--environment",
+            "Sandbox",
+            flag,
+            "value",
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err.kind(),
+            clap::error::ErrorKind::UnknownArgument,
+            "{flag}"
+        );
+    }
+}
+
+#[test]
+fn run_defaults_match_the_contract() {
+    let cli = Cli::try_parse_from(["wetix-operator", "run"]).unwrap();
+    let Command::Run(args) = cli.command else {
+        panic!("expected run")
+    };
+    assert!(args.namespaces.is_empty());
+    assert!(args.allowed_server_urls.is_empty());
+    assert_eq!(args.metrics_bind_address.to_string(), "0.0.0.0:8080");
+    assert!(!args.leader_elect);
+    assert_eq!(args.log_format, LogFormat::Text);
+}
+
+#[test]
+fn lists_are_comma_separated() {
+    let cli = Cli::try_parse_from([
+        "wetix-operator",
+        "run",
+        "--namespaces",
+        "shop,billing",
+        "--allowed-server-urls=https://a.example,https://b.example",
+        "--log-format",
+        "json",
+    ])
+    .unwrap();
+    let Command::Run(args) = cli.command else {
+        panic!("expected run")
+    };
+    assert_eq!(args.namespaces, ["shop", "billing"]);
+    assert_eq!(
+        args.allowed_server_urls,
+        ["https://a.example", "https://b.example"]
+    );
+    assert_eq!(args.log_format, LogFormat::Json);
+}
+
+#[test]
+fn a_bad_value_names_the_flag() {
+    let err = Cli::try_parse_from(["wetix-operator", "run", "--log-format", "xml"]).unwrap_err();
+    assert!(err.to_string().contains("--log-format"), "{err}");
+    let err = Cli::try_parse_from(["wetix-operator", "run", "--metrics-bind-address", "nope"])
+        .unwrap_err();
+    assert!(err.to_string().contains("--metrics-bind-address"), "{err}");
+}

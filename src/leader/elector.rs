@@ -1,0 +1,247 @@
+//! The loops that carry out the election: [`Elector::acquire`] until this replica holds the
+//! Lease, [`Elector::hold`] while it does, [`Elector::release`] on the way out. Each round
+//! reads the Lease, asks [`decide`](super::decide) with the time from the elector's [`Clock`],
+//! and writes what it says through a [`LeaseApi`].
+//!
+//! Intervals and deadlines are kept with `tokio::time`, and the time written into the Lease
+//! comes from the [`Clock`]; with both driven by a paused tokio clock, tests run the loops in
+//! virtual time.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use kube::api::ObjectMeta;
+use tracing::{info, warn};
+
+use super::{
+    Decision, KubeLeaseApi, LEASE_NAME, LeaseApi, RENEW_DEADLINE, RENEW_INTERVAL, RETRY_INTERVAL,
+    claimed, decide, released,
+};
+use crate::error_chain::error_chain;
+
+/// The wall-clock time written into the Lease and compared with its expiry.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// A failed call on the Lease.
+#[derive(Debug, thiserror::Error)]
+pub enum LeaderError {
+    #[error("reading the Lease {namespace}/{LEASE_NAME}")]
+    Read {
+        namespace: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("writing the Lease {namespace}/{LEASE_NAME}")]
+    Write {
+        namespace: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// Why a holder stopped leading.
+#[derive(Debug, thiserror::Error)]
+pub enum LeadershipLost {
+    #[error("the Lease {namespace}/{LEASE_NAME} is held by {holder} now")]
+    TakenOver { namespace: String, holder: String },
+    #[error("the Lease {namespace}/{LEASE_NAME} was not renewed within {RENEW_DEADLINE:?}")]
+    NotRenewed {
+        namespace: String,
+        #[source]
+        last_error: Option<LeaderError>,
+    },
+}
+
+/// The outcome of one round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Round {
+    /// This replica holds the Lease, freshly written.
+    Leading,
+    /// Another replica holds a valid Lease.
+    Standby { holder: String },
+    /// Someone else wrote the Lease between our read and write; read again.
+    Conflict,
+}
+
+/// Competes for the Lease as one identity.
+#[derive(Clone)]
+pub struct Elector<A = KubeLeaseApi> {
+    api: A,
+    clock: Clock,
+    namespace: String,
+    identity: String,
+}
+
+impl Elector {
+    /// Competes on the Kubernetes API, with the system clock.
+    pub fn new(client: kube::Client, namespace: &str, identity: &str) -> Self {
+        Self::with_api(
+            KubeLeaseApi::new(client, namespace, identity),
+            Arc::new(Timestamp::now),
+            namespace,
+            identity,
+        )
+    }
+}
+
+impl<A: LeaseApi> Elector<A> {
+    /// Competes through `api`, for the Lease in `namespace`, with the time from `clock`.
+    pub fn with_api(api: A, clock: Clock, namespace: &str, identity: &str) -> Self {
+        Self {
+            api,
+            clock,
+            namespace: namespace.to_owned(),
+            identity: identity.to_owned(),
+        }
+    }
+
+    /// Waits until this replica holds the Lease, reading it every [`RETRY_INTERVAL`].
+    pub async fn acquire(&self) {
+        let mut seen_holder: Option<String> = None;
+        loop {
+            match self.round().await {
+                Ok(Round::Leading) => {
+                    info!(
+                        identity = %self.identity,
+                        lease = %self.lease(),
+                        "acquired leadership"
+                    );
+                    return;
+                }
+                Ok(Round::Standby { holder }) => {
+                    if seen_holder.as_ref() != Some(&holder) {
+                        info!(
+                            identity = %self.identity,
+                            lease = %self.lease(),
+                            %holder,
+                            "standing by: another replica leads"
+                        );
+                        seen_holder = Some(holder);
+                    }
+                }
+                Ok(Round::Conflict) => {}
+                Err(error) => warn!(error = %error_chain(&error), "leader election"),
+            }
+            tokio::time::sleep(RETRY_INTERVAL).await;
+        }
+    }
+
+    /// Renews the Lease every [`RENEW_INTERVAL`] while this replica holds it; completes only
+    /// when leadership is lost: another replica holds the Lease, or no renewal succeeded
+    /// within [`RENEW_DEADLINE`].
+    pub async fn hold(&self) -> LeadershipLost {
+        let mut last_renewed = tokio::time::Instant::now();
+        let mut last_error = None;
+        let mut wait = RENEW_INTERVAL;
+        loop {
+            tokio::time::sleep(wait).await;
+            let left = RENEW_DEADLINE.saturating_sub(last_renewed.elapsed());
+            let round = tokio::time::timeout(left, self.round()).await;
+            match round {
+                Ok(Ok(Round::Leading)) => {
+                    last_renewed = tokio::time::Instant::now();
+                    last_error = None;
+                    wait = RENEW_INTERVAL;
+                    continue;
+                }
+                Ok(Ok(Round::Standby { holder })) => {
+                    let lost = LeadershipLost::TakenOver {
+                        namespace: self.namespace.clone(),
+                        holder,
+                    };
+                    warn!(identity = %self.identity, error = %error_chain(&lost), "lost leadership");
+                    return lost;
+                }
+                Ok(Ok(Round::Conflict)) => {}
+                Ok(Err(error)) => {
+                    warn!(error = %error_chain(&error), "renewing the leader Lease");
+                    last_error = Some(error);
+                }
+                Err(_elapsed) => {}
+            }
+            if last_renewed.elapsed() >= RENEW_DEADLINE {
+                let lost = LeadershipLost::NotRenewed {
+                    namespace: self.namespace.clone(),
+                    last_error,
+                };
+                warn!(identity = %self.identity, error = %error_chain(&lost), "lost leadership");
+                return lost;
+            }
+            wait = RETRY_INTERVAL.min(RENEW_DEADLINE.saturating_sub(last_renewed.elapsed()));
+        }
+    }
+
+    /// Gives the Lease up if this replica holds it, so a standby takes over at its next read
+    /// instead of after the lease duration. Does nothing when another replica holds it.
+    pub async fn release(&self) -> Result<(), LeaderError> {
+        let Some(mut lease) = self.api.get().await.map_err(|source| LeaderError::Read {
+            namespace: self.namespace.clone(),
+            source,
+        })?
+        else {
+            return Ok(());
+        };
+        let spec = lease.spec.take().unwrap_or_default();
+        if spec.holder_identity.as_deref() != Some(self.identity.as_str()) {
+            return Ok(());
+        }
+        lease.spec = Some(released(&spec));
+        lease.metadata.managed_fields = None;
+        self.api
+            .replace(&lease)
+            .await
+            .map_err(|source| LeaderError::Write {
+                namespace: self.namespace.clone(),
+                source,
+            })?;
+        info!(identity = %self.identity, lease = %self.lease(), "released leadership");
+        Ok(())
+    }
+
+    /// Reads the Lease and claims, renews or waits, as [`decide`] says for the current time.
+    async fn round(&self) -> Result<Round, LeaderError> {
+        let current = self.api.get().await.map_err(|source| LeaderError::Read {
+            namespace: self.namespace.clone(),
+            source,
+        })?;
+        let now = (self.clock)();
+        let written = match decide(current.as_ref(), &self.identity, now) {
+            Decision::Wait { holder } => return Ok(Round::Standby { holder }),
+            Decision::Create => {
+                let lease = Lease {
+                    metadata: ObjectMeta {
+                        name: Some(LEASE_NAME.to_owned()),
+                        namespace: Some(self.namespace.clone()),
+                        ..ObjectMeta::default()
+                    },
+                    spec: Some(claimed(&LeaseSpec::default(), &self.identity, now)),
+                };
+                self.api.create(&lease).await
+            }
+            Decision::Claim | Decision::Renew => {
+                let mut lease = current.expect("decide returns Create when there is no Lease");
+                let previous = lease.spec.take().unwrap_or_default();
+                lease.spec = Some(claimed(&previous, &self.identity, now));
+                lease.metadata.managed_fields = None;
+                // The resourceVersion read above makes this write conditional.
+                self.api.replace(&lease).await
+            }
+        };
+        match written {
+            Ok(()) => Ok(Round::Leading),
+            Err(kube::Error::Api(status)) if status.code == 409 => Ok(Round::Conflict),
+            Err(source) => Err(LeaderError::Write {
+                namespace: self.namespace.clone(),
+                source,
+            }),
+        }
+    }
+
+    fn lease(&self) -> String {
+        format!("{}/{LEASE_NAME}", self.namespace)
+    }
+}
+
+#[cfg(test)]
+mod tests;

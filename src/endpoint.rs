@@ -1,9 +1,26 @@
 //! Where a credential's calls go: the environment's base URL, or `spec.server.url` when the
-//! operator allows it. Pure: the spec and the allow-list in, an endpoint or a refusal out.
+//! operator allows it; and the one URL each grant is posted to, checked to go to that server.
+//! Pure: the spec and the allow-list in, an endpoint or a refusal out.
+//!
+//! Messages show a URL without its user name, password, query or fragment ([`redacted`]).
 
-use crate::{credential::ServerSpec, oauth::Endpoint};
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)]
 
-/// Why `spec.server` cannot be used.
+use reqwest::Url;
+
+use crate::{
+    credential::ServerSpec,
+    oauth::{Endpoint, Grant},
+    validate,
+};
+
+/// Why `spec.server` cannot be used. Each `url` is [`redacted`].
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EndpointError {
     /// The URL is not in `--allowed-server-urls`.
@@ -15,7 +32,10 @@ pub enum EndpointError {
     )]
     InsecureScheme { url: String },
     /// Not an absolute http(s) URL without query or fragment.
-    #[error("spec.server.url {url:?} is not an absolute http(s) URL without query or fragment")]
+    #[error(
+        "spec.server.url {url:?} is not an absolute http(s) URL with a host and without user \
+         name, password, query, fragment, whitespace or '\\'"
+    )]
     Malformed { url: String },
 }
 
@@ -43,9 +63,7 @@ pub fn resolve(server: &ServerSpec, allowed: &[String]) -> Result<Endpoint, Endp
             let url = url.trim_end_matches('/');
             check_scheme(url)?;
             if !allowed.iter().any(|a| a.trim_end_matches('/') == url) {
-                return Err(EndpointError::NotAllowed {
-                    url: url.to_owned(),
-                });
+                return Err(EndpointError::NotAllowed { url: redacted(url) });
             }
             url.to_owned()
         }
@@ -58,19 +76,20 @@ pub fn resolve(server: &ServerSpec, allowed: &[String]) -> Result<Endpoint, Endp
 }
 
 fn check_scheme(url: &str) -> Result<(), EndpointError> {
-    let malformed = || EndpointError::Malformed {
-        url: url.to_owned(),
-    };
+    let malformed = || EndpointError::Malformed { url: redacted(url) };
     let (scheme, rest) = url.split_once("://").ok_or_else(malformed)?;
-    if rest.is_empty() || rest.contains(['?', '#', ' ', '@']) {
+    let hostile = |c: char| "?#@\\".contains(c) || c.is_whitespace() || c.is_control();
+    if rest.is_empty() || rest.starts_with('/') || rest.contains(hostile) {
+        return Err(malformed());
+    }
+    let parsed = Url::parse(url).map_err(|_| malformed())?;
+    if parsed.host_str().is_none_or(str::is_empty) {
         return Err(malformed());
     }
     match scheme {
         "https" => Ok(()),
         "http" if is_loopback(host_of(rest)) => Ok(()),
-        "http" => Err(EndpointError::InsecureScheme {
-            url: url.to_owned(),
-        }),
+        "http" => Err(EndpointError::InsecureScheme { url: redacted(url) }),
         _ => Err(malformed()),
     }
 }
@@ -94,8 +113,114 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// A URL as a message may show it: a query or fragment is cut (`…`), and everything before
+/// the last `@` (a user name and password, however a parser would split them) becomes `…@`.
+/// A URL without `?`, `#` or `@` is shown unchanged.
+pub fn redacted(url: &str) -> String {
+    let (head, cut) = match url.split_once(['?', '#']) {
+        Some((head, _)) => (head, "…"),
+        None => (url, ""),
+    };
+    let (scheme, rest) = match head.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), head),
+    };
+    let rest = match rest.rsplit_once('@') {
+        Some((_, after)) => format!("…@{after}"),
+        None => rest.to_owned(),
+    };
+    format!("{scheme}{rest}{cut}")
+}
+
+/// Why a grant's URL cannot be built so that it goes to the base URL's server.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum UnsafeUrl {
+    /// The base is not an absolute URL with a host (never so after [`resolve`]).
+    #[error("the server URL {base:?} is not an absolute URL with a host")]
+    Base { base: String },
+    /// The path is refused by the same rule as in [`validate::spec`].
+    #[error("spec.server.{field} {path} is not a plain URL path: {problem}")]
+    Path {
+        field: &'static str,
+        path: String,
+        problem: String,
+    },
+    /// Appended to the base, the path would change the scheme, host, port or user, add a query
+    /// or fragment, or climb out of the base's path.
+    #[error("spec.server.{field} {path} would send the request elsewhere than {base:?}")]
+    Escapes {
+        field: &'static str,
+        path: String,
+        base: String,
+    },
+}
+
+impl UnsafeUrl {
+    /// The Ready reason: the spec names somewhere the operator will not send credentials.
+    pub fn reason(&self) -> crate::reason::Reason {
+        crate::reason::Reason::InvalidSpec
+    }
+}
+
+/// The URL `grant` is posted to: `{base}{path}` as [`Endpoint::url_for`] writes it, refused
+/// unless the path passes [`validate::url_path`] and the joined URL still goes to the base's
+/// server ([`join`]).
+pub fn grant_url(endpoint: &Endpoint, grant: &Grant) -> Result<Url, UnsafeUrl> {
+    let (field, path) = match grant {
+        Grant::ClientCredentials => ("tokenPath", &endpoint.token_path),
+        Grant::Refresh { .. } => ("refreshPath", &endpoint.refresh_path),
+    };
+    validate::url_path(path).map_err(|problem| UnsafeUrl::Path {
+        field,
+        path: validate::shown_path(path),
+        problem,
+    })?;
+    join(&endpoint.base_url, field, path)
+}
+
+/// `base` (less a trailing `/`) followed by `path`, parsed, and accepted only when it has
+/// exactly the base's scheme, host, port, user name and password, the base's query and
+/// fragment (none), and a path at or below the base's path.
+///
+/// The check is on the parsed result, so whatever a URL parser makes of the text (`@` read as
+/// userinfo, `\` as `/`, `%2e%2e` as `..`), the request cannot go anywhere else.
+pub fn join(base: &str, field: &'static str, path: &str) -> Result<Url, UnsafeUrl> {
+    let base_url = Url::parse(base)
+        .ok()
+        .filter(|u| u.host_str().is_some_and(|h| !h.is_empty()))
+        .ok_or_else(|| UnsafeUrl::Base {
+            base: redacted(base),
+        })?;
+    let escapes = || UnsafeUrl::Escapes {
+        field,
+        path: validate::shown_path(path),
+        base: redacted(base),
+    };
+    let joined =
+        Url::parse(&format!("{}{path}", base.trim_end_matches('/'))).map_err(|_| escapes())?;
+    let base_path = base_url.path().trim_end_matches('/');
+    let below_base = joined
+        .path()
+        .strip_prefix(base_path)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+    let same_server = joined.scheme() == base_url.scheme()
+        && joined.host() == base_url.host()
+        && joined.port() == base_url.port()
+        && joined.username() == base_url.username()
+        && joined.password() == base_url.password()
+        && joined.query() == base_url.query()
+        && joined.fragment() == base_url.fragment();
+    if same_server && below_base {
+        Ok(joined)
+    } else {
+        Err(escapes())
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
     use super::*;
     use crate::credential::Environment;
 
@@ -185,5 +310,148 @@ mod tests {
                 "{url}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn messages_never_show_a_user_name_password_query_or_fragment() {
+        for url in [
+            "https://user:hunter2@a.example",
+            "https://hunter2@a.example/x",
+            "https://a.example/?k=hunter2",
+            "https://a.example#hunter2",
+            "http://hunter2@localhost",
+            "https://hunter2\\@a.example",
+            "hunter2@a.example",
+        ] {
+            let err = resolve(&server(Some(url)), &allowed(&[url])).unwrap_err();
+            assert!(!err.to_string().contains("hunter2"), "{err}");
+        }
+        assert_eq!(
+            redacted("https://u:p@a.example/x?q#f"),
+            "https://…@a.example/x…"
+        );
+        assert_eq!(redacted("https://a.example/x"), "https://a.example/x");
+    }
+
+    #[test]
+    fn urls_a_parser_would_read_otherwise_are_malformed() {
+        for url in [
+            "https://a.example\\evil",
+            "https://a b.example",
+            "https://a.example\t",
+            "https://a.exa\nmple",
+            "https://:443",
+            "https:///x",
+        ] {
+            let err = resolve(&server(Some(url)), &allowed(&[url])).unwrap_err();
+            assert!(
+                matches!(err, EndpointError::Malformed { .. }),
+                "{url:?}: {err}"
+            );
+            assert_eq!(err.reason(), "InvalidSpec");
+        }
+    }
+
+    const BASE: &str = "https://sb-oauth.wetix.my";
+
+    #[test]
+    fn a_joined_url_keeps_the_base_scheme_host_port_and_user_or_is_refused() {
+        // (base, path, the URL posted to, or None: refused)
+        let cases = [
+            (
+                BASE,
+                "/auth/token",
+                Some("https://sb-oauth.wetix.my/auth/token"),
+            ),
+            (
+                "https://x.example/",
+                "/auth/token",
+                Some("https://x.example/auth/token"),
+            ),
+            (
+                "http://127.0.0.1:8090/api",
+                "/auth/token",
+                Some("http://127.0.0.1:8090/api/auth/token"),
+            ),
+            ("http://[::1]:8090", "/t", Some("http://[::1]:8090/t")),
+            // What parsers make of the path moves nothing, even where it looks alarming.
+            (
+                BASE,
+                "//evil.example",
+                Some("https://sb-oauth.wetix.my//evil.example"),
+            ),
+            (BASE, "/\\evil", Some("https://sb-oauth.wetix.my//evil")),
+            (
+                BASE,
+                "\\\\evil.example",
+                Some("https://sb-oauth.wetix.my//evil.example"),
+            ),
+            (BASE, "/%2e%2e/", Some("https://sb-oauth.wetix.my/")),
+            // Read as "user@host", "host.suffix", ":port", or beyond the base's query or path.
+            (BASE, "@evil.example/x", None),
+            (BASE, ":@evil.example/x", None),
+            (BASE, ".evil.example/x", None),
+            (BASE, "evil/x", None),
+            (BASE, ":8443/x", None),
+            (BASE, "?x=1", None),
+            (BASE, "/x?x=1", None),
+            (BASE, "#x", None),
+            ("http://127.0.0.1:8090", "@evil.example", None),
+            ("http://127.0.0.1:8090/api", "/%2e%2e/x", None),
+            ("http://127.0.0.1:8090/api", "/../x", None),
+            ("http://127.0.0.1:8090/api", "/../apix", None),
+            ("not a url", "/x", None),
+        ];
+        for (base, path, want) in cases {
+            let got = join(base, "tokenPath", path);
+            assert_eq!(
+                got.as_ref().ok().map(Url::as_str),
+                want,
+                "{base} + {path:?}: {got:?}"
+            );
+            let base_url = Url::parse(base);
+            if let (Ok(url), Ok(base_url)) = (&got, base_url) {
+                assert_eq!(url.host(), base_url.host());
+                assert_eq!(url.port(), base_url.port());
+            }
+        }
+    }
+
+    #[test]
+    fn the_grant_url_is_the_one_url_for_gave_for_a_plain_path() {
+        use crate::oauth::Grant;
+        let mut endpoint = resolve(&server(None), &[]).unwrap();
+        let refresh = Grant::Refresh {
+            refresh_token: "r".into(),
+            current: None,
+        };
+        for grant in [Grant::ClientCredentials, refresh.clone()] {
+            assert_eq!(
+                grant_url(&endpoint, &grant).unwrap().as_str(),
+                endpoint.url_for(&grant)
+            );
+        }
+        // A path validation refuses is refused here too, naming its field; the URL itself
+        // would have stayed on the host, but is not what the user wrote.
+        endpoint.refresh_path = "/%2e%2e/x".into();
+        let err = grant_url(&endpoint, &refresh).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                UnsafeUrl::Path {
+                    field: "refreshPath",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(err.reason(), "InvalidSpec");
+        endpoint.token_path = "@evil.example/x?k=hunter2".into();
+        let err = grant_url(&endpoint, &Grant::ClientCredentials).unwrap_err();
+        assert!(
+            err.to_string().starts_with("spec.server.tokenPath"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 }

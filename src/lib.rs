@@ -6,6 +6,7 @@
 //! - [`duration`]: the Go-style duration of `spec.renewBefore`.
 //! - [`sensitive`]: the wrapper that keeps tokens and client secrets out of every log.
 //! - [`error_chain`]: an error and its causes on one line, for logs and messages.
+//! - [`validate`]: the spec checked as the schema and the API server would, before any use.
 //! - [`endpoint`]: which WeTix server a credential may call.
 //! - [`secret_cache`]: Secrets known without asking again (versions from a metadata watch).
 //! - [`client_secret`]: the client id and secret read from the referenced Secret.
@@ -64,6 +65,7 @@ pub mod status;
 pub mod step;
 pub mod tokens;
 pub mod triggers;
+pub mod validate;
 
 #[cfg(test)]
 mod fixtures;

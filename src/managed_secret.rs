@@ -38,6 +38,9 @@ pub mod labels {
     pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
     pub const MANAGED_BY_VALUE: &str = "wetix-operator";
     pub const CREDENTIAL: &str = "wetix.my/credential";
+    /// Every label the operator writes: `secretTemplate.labels` may not set them, and
+    /// [`desired`](super::desired) writes them after the template's, so they win regardless.
+    pub const OWN: [&str; 2] = [MANAGED_BY, CREDENTIAL];
 }
 
 /// Annotations on the managed Secret. The first three are the contract's; the others let the
@@ -53,6 +56,20 @@ pub mod annotations {
     /// SHA-256 prefix of the server and client credentials the tokens were issued for:
     /// a change to either no longer matches it.
     pub const ISSUED_FOR: &str = "wetix.my/issued-for";
+    /// Every annotation the operator writes: `secretTemplate.annotations` may not set them,
+    /// and [`desired`](super::desired) writes them after the template's, so they win regardless.
+    pub const OWN: [&str; 6] = [
+        ACCESS_TOKEN_EXPIRES_AT,
+        REFRESH_TOKEN_EXPIRES_AT,
+        REFRESHED_AT,
+        REFRESH_TOKEN_ISSUED_AT,
+        TOKEN_FINGERPRINT,
+        ISSUED_FOR,
+    ];
+    /// The longest value of any of [`OWN`]: an RFC 3339 time in whole seconds, UTC
+    /// (`2026-11-25T10:00:00Z`); the two fingerprints are 16 hex digits. What the operator adds
+    /// to the Secret's annotation total, which the API server caps at 256 KiB.
+    pub const OWN_VALUE_MAX_BYTES: usize = 20;
 }
 
 /// Tokens as stored in (or about to be written to) the managed Secret.
@@ -214,30 +231,13 @@ pub fn desired(credential: &WetixCredential, tokens: &StoredTokens) -> Secret {
         ),
     ]);
 
+    // The template first, the operator's own keys last: a template can add keys, never
+    // replace ours, even if validation were skipped.
     let template = credential.spec.secret_template.clone().unwrap_or_default();
     let mut labels = template.labels;
-    labels.insert(labels::MANAGED_BY.into(), labels::MANAGED_BY_VALUE.into());
-    labels.insert(labels::CREDENTIAL.into(), credential.name_any());
+    labels.extend(own_labels(credential));
     let mut annotations = template.annotations;
-    for (key, value) in [
-        (
-            annotations::ACCESS_TOKEN_EXPIRES_AT,
-            rfc3339(pair.access.expires_at),
-        ),
-        (
-            annotations::REFRESH_TOKEN_EXPIRES_AT,
-            rfc3339(pair.refresh.expires_at),
-        ),
-        (annotations::REFRESHED_AT, rfc3339(pair.access.issued_at)),
-        (
-            annotations::REFRESH_TOKEN_ISSUED_AT,
-            rfc3339(pair.refresh.issued_at),
-        ),
-        (annotations::TOKEN_FINGERPRINT, pair.fingerprint()),
-        (annotations::ISSUED_FOR, tokens.issued_for.clone()),
-    ] {
-        annotations.insert(key.into(), value);
-    }
+    annotations.extend(own_annotations(tokens));
 
     let owner_references = match credential.spec.deletion_policy {
         DeletionPolicy::Delete => credential.controller_owner_ref(&()).map(|o| vec![o]),
@@ -257,6 +257,39 @@ pub fn desired(credential: &WetixCredential, tokens: &StoredTokens) -> Secret {
         data: Some(data),
         ..Secret::default()
     }
+}
+
+/// The labels of [`labels::OWN`] with this credential's values.
+fn own_labels(credential: &WetixCredential) -> [(String, String); 2] {
+    [
+        (labels::MANAGED_BY.into(), labels::MANAGED_BY_VALUE.into()),
+        (labels::CREDENTIAL.into(), credential.name_any()),
+    ]
+}
+
+/// The annotations of [`annotations::OWN`] with the values of these tokens.
+fn own_annotations(tokens: &StoredTokens) -> [(String, String); 6] {
+    let pair = &tokens.pair;
+    [
+        (
+            annotations::ACCESS_TOKEN_EXPIRES_AT.into(),
+            rfc3339(pair.access.expires_at),
+        ),
+        (
+            annotations::REFRESH_TOKEN_EXPIRES_AT.into(),
+            rfc3339(pair.refresh.expires_at),
+        ),
+        (
+            annotations::REFRESHED_AT.into(),
+            rfc3339(pair.access.issued_at),
+        ),
+        (
+            annotations::REFRESH_TOKEN_ISSUED_AT.into(),
+            rfc3339(pair.refresh.issued_at),
+        ),
+        (annotations::TOKEN_FINGERPRINT.into(), pair.fingerprint()),
+        (annotations::ISSUED_FOR.into(), tokens.issued_for.clone()),
+    ]
 }
 
 /// Whether `existing` differs from `desired` in anything the operator owns: a data key, a label,

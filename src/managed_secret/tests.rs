@@ -177,3 +177,58 @@ fn issued_for_changes_with_the_client_secret_or_server_and_hides_both() {
     assert_ne!(a, issued_for(&moved, &creds));
     assert_eq!(a, issued_for(&endpoint, &creds));
 }
+
+#[test]
+fn a_template_setting_every_key_of_ours_changes_none_of_them() {
+    let plain = desired(&credential(), &stored());
+    let mut cred = credential();
+    let hostile = |keys: &[&str]| keys.iter().map(|k| (k.to_string(), "x".into())).collect();
+    cred.spec.secret_template = Some(crate::credential::SecretTemplate {
+        labels: hostile(&labels::OWN),
+        annotations: hostile(&annotations::OWN),
+    });
+    let secret = desired(&cred, &stored());
+    assert_eq!(secret.labels(), plain.labels());
+    assert_eq!(secret.annotations(), plain.annotations());
+}
+
+#[test]
+fn the_lists_of_our_keys_are_exactly_what_the_secret_carries() {
+    let secret = desired(&credential(), &stored());
+    let keys = |map: &BTreeMap<String, String>| map.keys().cloned().collect::<Vec<_>>();
+    let sorted = |list: &[&str]| {
+        let mut list: Vec<String> = list.iter().map(|k| k.to_string()).collect();
+        list.sort();
+        list
+    };
+    assert_eq!(keys(secret.labels()), sorted(&labels::OWN));
+    assert_eq!(keys(secret.annotations()), sorted(&annotations::OWN));
+}
+
+#[test]
+fn our_annotation_values_fit_the_size_the_validation_reserves_for_them() {
+    // The latest time jiff can hold, so the longest timestamp text there is.
+    let far = StoredTokens {
+        pair: TokenPair {
+            access: Lifetime {
+                issued_at: Timestamp::MAX,
+                expires_at: Timestamp::MAX,
+            },
+            refresh: Lifetime {
+                issued_at: Timestamp::MAX,
+                expires_at: Timestamp::MAX,
+            },
+            ..stored().pair
+        },
+        ..stored()
+    };
+    for tokens in [stored(), far] {
+        let secret = desired(&credential(), &tokens);
+        for (key, value) in secret.annotations() {
+            assert!(
+                value.len() <= annotations::OWN_VALUE_MAX_BYTES,
+                "{key}: {value}"
+            );
+        }
+    }
+}

@@ -60,10 +60,7 @@ struct Reconcile<'a> {
 impl Reconcile<'_> {
     /// Reads and asks until the step acts, then acts. Returns what to remember either way.
     async fn run(&self, memory: Memory) -> (Memory, Result<Action, Error>) {
-        let mut seen = match self.see_managed_secret().await {
-            Ok(seen) => seen,
-            Err(error) => return (memory, Err(error)),
-        };
+        let mut seen = None;
         let mut read: HashMap<String, Option<Arc<Secret>>> = HashMap::new();
         let mut answers = vec![];
         let mut claims = 0;
@@ -72,7 +69,7 @@ impl Reconcile<'_> {
             let spec = &self.credential.spec;
             let observed = Observed {
                 credential: self.credential,
-                managed: &seen,
+                managed: seen.as_ref(),
                 client_secret: referenced(&spec.client_secret_ref.name),
                 bootstrap_secret: spec
                     .refresh_token_secret_ref
@@ -89,10 +86,14 @@ impl Reconcile<'_> {
                     }
                     Err(error) => return (memory, Err(error)),
                 },
+                Decision::ReadManaged => match self.see_managed_secret().await {
+                    Ok(there) => seen = Some(there),
+                    Err(error) => return (memory, Err(error)),
+                },
                 Decision::Claim if claims < MAX_CLAIMS => {
                     claims += 1;
                     match self.claim().await {
-                        Ok(now_there) => seen = now_there,
+                        Ok(now_there) => seen = Some(now_there),
                         Err(error) => return (memory, Err(error)),
                     }
                 }

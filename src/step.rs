@@ -18,6 +18,7 @@ use crate::{
     reason::{FailureClass, Notice, Reason},
     schedule::{self, Jitter},
     status::{self, Outcome},
+    validate,
 };
 
 /// Annotation a user sets to a new value to ask for a refresh now.
@@ -34,6 +35,9 @@ pub const STALE_RETRY: Duration = Duration::from_secs(1);
 /// The next thing to do.
 #[derive(Debug)]
 pub enum Decision {
+    /// Read the managed Secret (from what was last written, if nobody changed it since),
+    /// then decide again.
+    ReadManaged,
     /// Read this Secret of the credential's namespace, then decide again.
     Read(String),
     /// Create the managed Secret as [`managed_secret::claim`] if it is still absent, then
@@ -92,20 +96,37 @@ pub fn decide(observed: &Observed<'_>, memory: &Memory) -> Decision {
             requeue: Some(STALE_RETRY),
         });
     }
+    let jitter = Jitter::from_uid(&credential.uid().unwrap_or_default());
+    // A spec that cannot be read or is refused is reported before any request is made: its
+    // names would go into request paths.
+    let absent = Seen::Read(None);
+    let unread = Step {
+        observed,
+        memory,
+        managed: &absent,
+        jitter,
+    };
+    if let Some(problem) = &credential.spec.unreadable {
+        let message = format!("the spec cannot be read: {problem}");
+        return unread.bad_input(Reason::InvalidSpec, message, None);
+    }
+    if let Err(invalid) = validate::spec(credential) {
+        return unread.bad_input(invalid.reason(), invalid.to_string(), None);
+    }
+    let Some(managed) = observed.managed else {
+        return Decision::ReadManaged;
+    };
     let step = Step {
         observed,
         memory,
-        jitter: Jitter::from_uid(&credential.uid().unwrap_or_default()),
+        managed,
+        jitter,
     };
-    let existing = observed.managed.existing(credential);
+    let existing = managed.existing(credential);
     let stored = match &existing {
         Existing::Valid(tokens) => Some(tokens),
         _ => None,
     };
-    if let Some(problem) = &credential.spec.unreadable {
-        let message = format!("the spec cannot be read: {problem}");
-        return step.bad_input(Reason::InvalidSpec, message, stored);
-    }
     if existing == Existing::Foreign {
         let message = format!(
             "Secret {:?} exists and is not managed by this WetixCredential; it is left untouched",
@@ -114,7 +135,7 @@ pub fn decide(observed: &Observed<'_>, memory: &Memory) -> Decision {
         return step.bad_input(Reason::SecretConflict, message, None);
     }
     if let Some(pending) = &memory.pending {
-        if !observed.managed.exists() {
+        if !managed.exists() {
             return Decision::Claim;
         }
         let mut memory = memory.clone();
@@ -135,6 +156,14 @@ pub fn decide(observed: &Observed<'_>, memory: &Memory) -> Decision {
         Ok(endpoint) => endpoint,
         Err(e) => return step.bad_input(e.reason(), e.to_string(), stored),
     };
+    for (field, path) in [
+        ("tokenPath", &endpoint.token_path),
+        ("refreshPath", &endpoint.refresh_path),
+    ] {
+        if let Err(e) = endpoint::join(&endpoint.base_url, field, path) {
+            return step.bad_input(e.reason(), e.to_string(), stored);
+        }
+    }
     let Some(client_secret) = observed.client_secret else {
         return Decision::Read(spec.client_secret_ref.name.clone());
     };
@@ -179,10 +208,10 @@ pub fn decide(observed: &Observed<'_>, memory: &Memory) -> Decision {
                 );
             };
             let desired = managed_secret::desired(credential, tokens);
-            let effects = if observed.managed.needs_update(&desired) {
+            let effects = if managed.needs_update(&desired) {
                 vec![Effect::WriteSecret {
                     write: Write::Restore(tokens.clone()),
-                    version: observed.managed.version(),
+                    version: managed.version(),
                 }]
             } else {
                 vec![]
@@ -239,6 +268,7 @@ struct Asked {
 struct Step<'o, 'a> {
     observed: &'o Observed<'a>,
     memory: &'o Memory,
+    managed: &'o Seen,
     jitter: Jitter,
 }
 
@@ -258,7 +288,7 @@ impl Step<'_, '_> {
         };
         let answers = self.observed.answers;
         let (grant, answer) = match answers {
-            [] if !self.observed.managed.exists() => return Decision::Claim,
+            [] if !self.managed.exists() => return Decision::Claim,
             [] => return request(asked.grant),
             [Err(OAuthError::RefreshTokenRejected { .. })]
                 if matches!(asked.grant, Grant::Refresh { .. }) =>
@@ -329,7 +359,7 @@ impl Step<'_, '_> {
             "tokens {} and written to Secret {:?}{}; access token valid until {}",
             reason.verb(),
             credential.secret_name(),
-            if self.observed.managed.is_new() {
+            if self.managed.is_new() {
                 " (created)"
             } else {
                 ""
@@ -339,7 +369,7 @@ impl Step<'_, '_> {
         let mut effects = vec![
             Effect::WriteSecret {
                 write: Write::New(pending),
-                version: self.observed.managed.version(),
+                version: self.managed.version(),
             },
             Effect::Publish(Notice::normal(reason, &note, "WriteSecret")),
         ];

@@ -89,10 +89,14 @@ impl HttpTokenIssuer {
             credentials,
             grant,
         } = request;
+        // Checked again here, at the edge: whatever the caller checked, the request goes to
+        // the base's server or not at all.
+        let url = crate::endpoint::grant_url(&endpoint, &grant)
+            .map_err(|e| OAuthError::Setup(Box::new(e)))?;
         let sent_at = Timestamp::now();
         let response = self
             .client
-            .post(endpoint.url_for(&grant))
+            .post(url)
             .basic_auth(
                 &credentials.client_id,
                 Some(credentials.client_secret.expose()),

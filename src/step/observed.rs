@@ -69,7 +69,8 @@ impl Seen {
 #[derive(Clone, Debug)]
 pub struct Observed<'a> {
     pub credential: &'a WetixCredential,
-    pub managed: &'a Seen,
+    /// `None` until read.
+    pub managed: Option<&'a Seen>,
     pub client_secret: Option<Option<&'a Secret>>,
     pub bootstrap_secret: Option<Option<&'a Secret>>,
     /// WeTix's answers to the requests decided so far, in order.

@@ -136,7 +136,7 @@ impl Scene {
     fn decide(&self) -> Decision {
         let observed = Observed {
             credential: &self.credential,
-            managed: &self.seen,
+            managed: Some(&self.seen),
             client_secret: self.client.as_ref().map(Option::as_ref),
             bootstrap_secret: self.bootstrap.as_ref().map(Option::as_ref),
             answers: &self.answers,
@@ -609,4 +609,57 @@ fn an_absent_secret_is_claimed_before_any_request_and_written_at_its_version() {
         "SecretConflict",
         "a claim of another credential"
     );
+}
+
+#[test]
+fn a_refused_spec_is_reported_before_anything_is_read() {
+    let table: [(&str, fn(&mut WetixCredential)); 4] = [
+        ("spec.secretName", |c| {
+            c.spec.secret_name = Some("../../kube-system/x".into())
+        }),
+        ("spec.server.tokenPath", |c| {
+            c.spec.server.token_path = "@evil.example/x".into()
+        }),
+        ("spec.clientSecretRef.name", |c| {
+            c.spec.client_secret_ref.name = "a/b".into()
+        }),
+        ("spec.renewBefore", |c| {
+            c.spec.renew_before = Some("87601h".parse().unwrap())
+        }),
+    ];
+    for (field, spoil) in table {
+        let mut scene = Scene::new();
+        scene.client = None;
+        spoil(&mut scene.credential);
+        let observed = Observed {
+            credential: &scene.credential,
+            managed: None,
+            client_secret: None,
+            bootstrap_secret: None,
+            answers: &[],
+            allowed_server_urls: &[],
+            now: scene.now,
+        };
+        let Decision::Act(act) = decide(&observed, &scene.memory) else {
+            panic!("{field}: nothing may be read");
+        };
+        assert_eq!(ready_reason(&act), "InvalidSpec", "{field}");
+        let message = &status_of(&act).conditions[0].message;
+        assert!(message.starts_with(field), "{field}: {message}");
+        assert!(writes(&act).is_empty());
+    }
+    let fine = Scene::new();
+    let observed = Observed {
+        credential: &fine.credential,
+        managed: None,
+        client_secret: None,
+        bootstrap_secret: None,
+        answers: &[],
+        allowed_server_urls: &[],
+        now: fine.now,
+    };
+    assert!(matches!(
+        decide(&observed, &fine.memory),
+        Decision::ReadManaged
+    ));
 }

@@ -613,7 +613,8 @@ fn an_absent_secret_is_claimed_before_any_request_and_written_at_its_version() {
 
 #[test]
 fn a_refused_spec_is_reported_before_anything_is_read() {
-    let table: [(&str, fn(&mut WetixCredential)); 4] = [
+    type Spoil = fn(&mut WetixCredential);
+    let table: [(&str, Spoil); 4] = [
         ("spec.secretName", |c| {
             c.spec.secret_name = Some("../../kube-system/x".into())
         }),

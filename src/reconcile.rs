@@ -38,7 +38,21 @@ pub async fn reconcile(
         secret_name: credential.secret_name(),
     };
     let memory = ctx.memory().get(&uid).cloned().unwrap_or_default();
-    let (memory, result) = reconcile.run(memory).await;
+    let (mut memory, result) = reconcile.run(memory).await;
+    let result = match result {
+        Ok(action) => {
+            memory.reconciled();
+            Ok(action)
+        }
+        Err(error) => {
+            let (kept, retry_in) = reconcile.report_api_error(&error, memory).await;
+            memory = kept;
+            Err(Error::BackingOff {
+                error: Box::new(error),
+                retry_in,
+            })
+        }
+    };
     ctx.memory().insert(uid, memory);
     result
 }
@@ -125,9 +139,8 @@ impl Reconcile<'_> {
                 } => match self.write_secret(&pending.tokens, version).await {
                     Ok(()) => Ok(()),
                     Err(source) => {
-                        let (kept, wait) = step::write_failed(pending, memory);
-                        memory = kept;
-                        Err(self.write_error(source, Some(wait)))
+                        memory = step::write_failed(pending, memory);
+                        Err(self.write_error(source))
                     }
                 },
                 Effect::WriteSecret {
@@ -136,7 +149,7 @@ impl Reconcile<'_> {
                 } => {
                     info!(secret = %self.secret_name, "restoring the managed Secret");
                     let result = self.write_secret(&tokens, version).await;
-                    result.map_err(|source| self.write_error(source, None))
+                    result.map_err(|source| self.write_error(source))
                 }
                 Effect::Publish(notice) => {
                     self.publish(&notice).await;

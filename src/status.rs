@@ -34,6 +34,9 @@ pub enum Outcome<'a> {
     Waiting { tokens: Option<&'a StoredTokens> },
     /// `spec.suspend`: no calls; the Secret is left as it is.
     Suspended { tokens: Option<&'a StoredTokens> },
+    /// The Kubernetes API refused or failed a read or write. What status said about the
+    /// tokens stays: the Secret was not changed.
+    ApiFailed { message: &'a str },
 }
 
 /// Everything the status needs besides the outcome.
@@ -87,6 +90,12 @@ pub fn next_status(context: &Context<'_>, outcome: Outcome<'_>) -> WetixCredenti
             ),
             None => ("Unknown", Reason::ServerUnavailable, String::new(), tokens),
         },
+        Outcome::ApiFailed { message } => (
+            "False",
+            Reason::KubernetesApiError,
+            message.to_owned(),
+            None,
+        ),
         Outcome::Suspended { tokens } => (
             "False",
             Reason::Suspended,
@@ -101,6 +110,7 @@ pub fn next_status(context: &Context<'_>, outcome: Outcome<'_>) -> WetixCredenti
             Some(Time(context.now)),
         ),
         Outcome::Failed { attempt: false, .. }
+        | Outcome::ApiFailed { .. }
         | Outcome::Suspended { .. }
         | Outcome::Waiting { .. } => (previous.failed_attempts, previous.last_failure_time.clone()),
         Outcome::Renewed { .. } | Outcome::Kept { .. } => (0, None),
@@ -111,6 +121,10 @@ pub fn next_status(context: &Context<'_>, outcome: Outcome<'_>) -> WetixCredenti
         _ => previous.last_refresh_time.clone(),
     };
 
+    let keeps_tokens = matches!(outcome, Outcome::ApiFailed { .. });
+    let token_time = |ours: Option<Time>, before: &Option<Time>| {
+        if keeps_tokens { before.clone() } else { ours }
+    };
     WetixCredentialStatus {
         observed_generation: context.generation,
         conditions: vec![ready_condition(
@@ -121,15 +135,25 @@ pub fn next_status(context: &Context<'_>, outcome: Outcome<'_>) -> WetixCredenti
             context,
         )],
         secret_name: Some(context.secret_name.clone()),
-        access_token_expires_at: tokens.map(|t| Time(seconds(t.pair.access.expires_at))),
-        refresh_token_expires_at: tokens.map(|t| Time(seconds(t.pair.refresh.expires_at))),
+        access_token_expires_at: token_time(
+            tokens.map(|t| Time(seconds(t.pair.access.expires_at))),
+            &previous.access_token_expires_at,
+        ),
+        refresh_token_expires_at: token_time(
+            tokens.map(|t| Time(seconds(t.pair.refresh.expires_at))),
+            &previous.refresh_token_expires_at,
+        ),
         last_refresh_time,
         next_refresh_time: context.next_refresh.map(|t| Time(seconds(t))),
         failed_attempts,
         last_failure_time,
         last_refresh_request: context.last_refresh_request.clone(),
         unreadable: None,
-        token_fingerprint: tokens.map(|t| t.pair.fingerprint()),
+        token_fingerprint: if keeps_tokens {
+            previous.token_fingerprint.clone()
+        } else {
+            tokens.map(|t| t.pair.fingerprint())
+        },
     }
 }
 

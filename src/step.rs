@@ -10,7 +10,7 @@ use kube::ResourceExt;
 
 use crate::{
     client_secret,
-    credential::WetixCredentialStatus,
+    credential::{WetixCredential, WetixCredentialStatus},
     endpoint,
     managed_secret::{self, Existing, StoredTokens},
     oauth::{ClientCredentials, Endpoint, Grant, OAuthError, TokenRequest},
@@ -244,6 +244,54 @@ pub fn decide(observed: &Observed<'_>, memory: &Memory) -> Decision {
     }
 }
 
+/// After the Kubernetes API refused or failed a read or write (`message` says which, in the
+/// API server's words): Ready=False `KubernetesApiError` (its Event once), the token facts in
+/// status kept, and a backoff: exponential from 5 s to 5 minutes, or sooner for tokens
+/// waiting to be written ([`write_wait`]).
+pub fn api_failed(
+    credential: &WetixCredential,
+    memory: Memory,
+    message: &str,
+    now: Timestamp,
+) -> Act {
+    let mut memory = memory;
+    memory.api_failures = memory.api_failures.saturating_add(1);
+    let jitter = Jitter::from_uid(&credential.uid().unwrap_or_default());
+    let wait = match &memory.pending {
+        Some(pending) => write_wait(pending.failed_writes),
+        None => schedule::retry_delay(memory.api_failures, None, jitter),
+    };
+    let previous = credential.ready_condition().map(|c| c.reason.as_str());
+    let mut effects = vec![];
+    if previous != Some(Reason::KubernetesApiError.as_str()) {
+        effects.push(Effect::Publish(Notice::warning(
+            Reason::KubernetesApiError,
+            message,
+            "WriteSecret",
+        )));
+    }
+    let previous_status = credential.status.as_ref();
+    let context = status::Context {
+        previous: previous_status,
+        generation: credential.metadata.generation,
+        secret_name: credential.secret_name(),
+        next_refresh: jiff::SignedDuration::try_from(wait)
+            .ok()
+            .and_then(|w| now.checked_add(w).ok()),
+        last_refresh_request: previous_status
+            .map(|s| s.last_refresh_request.clone())
+            .unwrap_or_default(),
+        now,
+    };
+    let status = status::next_status(&context, Outcome::ApiFailed { message });
+    effects.push(Effect::WriteStatus(Box::new(status)));
+    Act {
+        effects,
+        memory,
+        requeue: Some(wait),
+    }
+}
+
 /// When to look again after a reconcile that says the next renewal (or retry) is at `next`.
 /// A time already past means now.
 pub fn requeue_after(next: Option<Timestamp>, failed_attempts: u32, now: Timestamp) -> Duration {
@@ -461,7 +509,7 @@ fn kind_of(class: FailureClass) -> Option<FailureKind> {
 mod memory;
 mod observed;
 
-pub use memory::{FIRST_WRITE_RETRY, MAX_WRITE_RETRY, Memory, Pending, write_failed};
+pub use memory::{FIRST_WRITE_RETRY, MAX_WRITE_RETRY, Memory, Pending, write_failed, write_wait};
 pub use observed::{Observed, Seen};
 
 #[cfg(test)]

@@ -146,3 +146,38 @@ fn winner_status<'a>(
     };
     owner.status.as_ref().unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_the_api_server_refuses_is_on_the_status_and_retried_with_the_tokens_in_hand() {
+    if !Server::Emulator.selected() {
+        return;
+    }
+    let mut stack = Stack::start(Server::Emulator, 3600, 7200).await;
+    stack.wetix.set_rotation(true);
+    stack
+        .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
+        .await;
+    stack.start_operator().await;
+    stack.create_credential("ticketing", json!({})).await;
+    stack.wait_ready("ticketing", "TokenIssued").await;
+
+    let faults = stack.cluster.emulator().faults();
+    faults.fail_next_writes_for("secrets", "patch", 4, 422);
+    stack.request_refresh("ticketing", "now-1").await;
+    let refused = stack
+        .wait_not_ready("ticketing", "KubernetesApiError")
+        .await;
+    let status = refused.status.clone().unwrap();
+    let message = &refused.ready_condition().unwrap().message;
+    assert!(message.contains("422"), "{message}");
+    assert!(status.access_token_expires_at.is_some(), "token facts kept");
+
+    let done = stack.wait_ready("ticketing", "TokenRefreshed").await;
+    assert_eq!(done.status.unwrap().last_refresh_request, "now-1");
+    assert_eq!(
+        stack.calls_to(fake_wetix::Endpoint::Refresh),
+        1,
+        "one WeTix call; the refused write was retried with its single-use tokens"
+    );
+    assert!(stack.events_text().await.contains("KubernetesApiError"));
+}

@@ -1,8 +1,12 @@
-//! What can fail on the Kubernetes side of a reconcile.
+//! What can fail on the Kubernetes side of a reconcile, and how it is told on the credential's
+//! status: briefly, with the API server's own words, never a request or response body.
 
 use std::time::Duration;
 
-use crate::reason::Reason;
+use crate::{error_chain::error_chain, reason::Reason};
+
+/// The longest message an API failure puts on the status.
+const MAX_MESSAGE: usize = 600;
 
 /// A step that failed on the Kubernetes side. Token failures are not errors here: they are
 /// outcomes, reported in status and retried on schedule.
@@ -19,8 +23,6 @@ pub enum Error {
     #[error("writing the managed Secret {name:?}")]
     WriteSecret {
         name: String,
-        /// How soon the tokens in hand are written again.
-        retry_in: Option<Duration>,
         #[source]
         source: kube::Error,
     },
@@ -28,6 +30,13 @@ pub enum Error {
     ClaimSecret { name: String },
     #[error("writing the status")]
     WriteStatus(#[source] kube::Error),
+    /// Any of the above, with the wait the step decided before the next try.
+    #[error("{error} (next try in {:.1} s)", retry_in.as_secs_f64())]
+    BackingOff {
+        #[source]
+        error: Box<Error>,
+        retry_in: Duration,
+    },
 }
 
 impl Error {
@@ -39,14 +48,43 @@ impl Error {
             | Self::WriteSecret { .. }
             | Self::ClaimSecret { .. }
             | Self::WriteStatus(_) => Reason::KubernetesApiError,
+            Self::BackingOff { error, .. } => error.reason(),
         }
     }
 
     /// How soon to try again, when the step decided it.
     pub fn retry_in(&self) -> Option<Duration> {
         match self {
-            Self::WriteSecret { retry_in, .. } => *retry_in,
+            Self::BackingOff { retry_in, .. } => Some(*retry_in),
             _ => None,
         }
+    }
+
+    /// Whether the status can be written to say so: not when writing it is what failed.
+    pub fn status_writable(&self) -> bool {
+        match self {
+            Self::WriteStatus(_) | Self::MissingMetadata => false,
+            Self::BackingOff { error, .. } => error.status_writable(),
+            _ => true,
+        }
+    }
+
+    /// What the status says: the step, then the API server's code, reason and message.
+    pub fn message(&self) -> String {
+        let source = match self {
+            Self::ReadSecret { source, .. } | Self::WriteSecret { source, .. } => Some(source),
+            Self::WriteStatus(source) => Some(source),
+            Self::BackingOff { error, .. } => return error.message(),
+            Self::MissingMetadata | Self::ClaimSecret { .. } => None,
+        };
+        let text = match source {
+            Some(kube::Error::Api(status)) => format!(
+                "{self}: the API server answered {} {}: {}",
+                status.code, status.reason, status.message
+            ),
+            Some(other) => format!("{self}: {}", error_chain(other)),
+            None => self.to_string(),
+        };
+        text.chars().take(MAX_MESSAGE).collect()
     }
 }

@@ -14,10 +14,35 @@ use crate::{
     error_chain::error_chain,
     managed_secret::FIELD_MANAGER,
     reason::Notice,
-    step::Memory,
+    step::{self, Effect, Memory},
 };
 
 impl Reconcile<'_> {
+    /// Tells a failed reconcile on the credential's status (unless writing the status is what
+    /// failed), and returns what to remember and how soon to try again.
+    pub(super) async fn report_api_error(
+        &self,
+        error: &Error,
+        memory: Memory,
+    ) -> (Memory, std::time::Duration) {
+        let act = step::api_failed(self.credential, memory, &error.message(), self.now);
+        let mut memory = act.memory;
+        if error.status_writable() {
+            for effect in act.effects {
+                match effect {
+                    Effect::Publish(notice) => self.publish(&notice).await,
+                    Effect::WriteStatus(status) => {
+                        if let Err(failed) = self.write_status(*status, &mut memory).await {
+                            warn!(error = %error_chain(&failed), "could not report the failure on the status");
+                        }
+                    }
+                    Effect::WriteSecret { .. } | Effect::RestartWorkloads => {}
+                }
+            }
+        }
+        (memory, act.requeue.unwrap_or(step::MAX_REQUEUE))
+    }
+
     /// Writes the status unless it is what the credential already says.
     pub(super) async fn write_status(
         &self,

@@ -1,6 +1,6 @@
 //! The Secrets a reconcile reads and the managed Secret it writes, through the caches.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams, PostParams};
@@ -65,7 +65,7 @@ impl Reconcile<'_> {
                 let there = self.get(&self.secret_name).await?;
                 Ok(Seen::Read(there.map(Box::new)))
             }
-            Err(source) => Err(self.write_error(source, None)),
+            Err(source) => Err(self.write_error(source)),
         }
     }
 
@@ -103,11 +103,10 @@ impl Reconcile<'_> {
         Ok(())
     }
 
-    pub(super) fn write_error(&self, source: kube::Error, retry_in: Option<Duration>) -> Error {
+    pub(super) fn write_error(&self, source: kube::Error) -> Error {
         warn!(secret = %self.secret_name, error = %error_chain(&source), "writing the managed Secret failed");
         Error::WriteSecret {
             name: self.secret_name.clone(),
-            retry_in,
             source,
         }
     }

@@ -7,7 +7,9 @@ use crate::{managed_secret::StoredTokens, reason::Reason};
 
 /// The first wait after a failed write of new tokens; it doubles up to [`MAX_WRITE_RETRY`].
 pub const FIRST_WRITE_RETRY: Duration = Duration::from_millis(200);
-pub const MAX_WRITE_RETRY: Duration = Duration::from_secs(5);
+/// As long as any retry waits: a write the API server keeps refusing (422, 403) must not be
+/// tried every few seconds forever.
+pub const MAX_WRITE_RETRY: Duration = Duration::from_secs(5 * 60);
 
 /// What the operator remembers between reconciles of one credential. Lost on restart, which
 /// is safe: see each field.
@@ -24,6 +26,9 @@ pub struct Memory {
     /// The resourceVersion our last status write replaced. The cache can still hand that old
     /// version to a reconcile after the write; acting on its stale status would undo the write.
     pub superseded_version: Option<String>,
+    /// Reconciles in a row that the Kubernetes API failed: the backoff doubles with each.
+    /// (Lost on restart: the backoff starts again from 5 s.)
+    pub api_failures: u32,
 }
 
 /// Tokens obtained but not yet written, with the reason their Event and status will carry.
@@ -36,6 +41,11 @@ pub struct Pending {
 }
 
 impl Memory {
+    /// After a reconcile that carried out every effect: the API backoff starts again.
+    pub fn reconciled(&mut self) {
+        self.api_failures = 0;
+    }
+
     /// After our status write moved the credential from `before` to `after`.
     pub fn status_written(&mut self, before: Option<String>, after: Option<String>) {
         if after != before {
@@ -44,18 +54,22 @@ impl Memory {
     }
 }
 
-/// After a failed write of new tokens: what to remember, and how soon to try again. The
-/// tokens are kept for the next reconcile, which writes them before anything else.
-pub fn write_failed(pending: Pending, memory: Memory) -> (Memory, Duration) {
-    let failed_writes = pending.failed_writes.saturating_add(1);
-    let doublings = failed_writes.saturating_sub(1).min(16);
-    let wait = FIRST_WRITE_RETRY
-        .saturating_mul(1 << doublings)
-        .min(MAX_WRITE_RETRY);
+/// After a failed write of new tokens: the tokens are kept for the next reconcile, which
+/// writes them before anything else, after [`write_wait`].
+pub fn write_failed(pending: Pending, memory: Memory) -> Memory {
     let mut memory = memory;
     memory.pending = Some(Box::new(Pending {
-        failed_writes,
+        failed_writes: pending.failed_writes.saturating_add(1),
         ..pending
     }));
-    (memory, wait)
+    memory
+}
+
+/// The wait before writing pending tokens again after `failed_writes` failures: 200 ms,
+/// doubling to [`MAX_WRITE_RETRY`].
+pub fn write_wait(failed_writes: u32) -> Duration {
+    let doublings = failed_writes.saturating_sub(1).min(16);
+    FIRST_WRITE_RETRY
+        .saturating_mul(1 << doublings)
+        .min(MAX_WRITE_RETRY)
 }

@@ -133,6 +133,14 @@ impl Scene {
         }
     }
 
+    /// Gives the credential the status a kept token would have, and returns it.
+    fn with_status_of_tokens(&mut self) -> WetixCredentialStatus {
+        let act = self.act();
+        let status = status_of(&act).clone();
+        self.credential.status = Some(status.clone());
+        status
+    }
+
     fn decide(&self) -> Decision {
         let observed = Observed {
             credential: &self.credential,
@@ -473,12 +481,23 @@ fn tokens_whose_write_failed_are_written_first_with_a_doubling_wait() {
     let mut memory = Memory::default();
     let mut next = pending;
     for _ in 0..6 {
-        let (kept, wait) = write_failed(next, memory);
-        waits.push(wait.as_millis());
+        let kept = write_failed(next, memory);
         next = (**kept.pending.as_ref().unwrap()).clone();
-        memory = kept;
+        let after = api_failed(
+            &Scene::new().credential,
+            kept,
+            "writing the managed Secret",
+            at(T0),
+        );
+        waits.push(after.requeue.unwrap().as_millis());
+        memory = after.memory;
     }
-    assert_eq!(waits, [200, 400, 800, 1600, 3200, 5000]);
+    assert_eq!(waits, [200, 400, 800, 1600, 3200, 6400]);
+    assert_eq!(
+        write_wait(40),
+        MAX_WRITE_RETRY,
+        "a refused write backs off to 5 minutes"
+    );
 
     let mut scene = Scene::new().with_tokens().at("2026-11-25T10:50:00Z");
     scene.memory = memory;
@@ -663,4 +682,44 @@ fn a_refused_spec_is_reported_before_anything_is_read() {
         decide(&observed, &fine.memory),
         Decision::ReadManaged
     ));
+}
+
+#[test]
+fn an_api_failure_is_on_the_status_with_a_backoff_keeping_what_status_said_of_the_tokens() {
+    let mut scene = Scene::new().with_tokens();
+    let kept = scene.with_status_of_tokens();
+    let mut memory = Memory::default();
+    let mut waits = vec![];
+    let mut events = 0;
+    for _ in 0..8 {
+        let act = api_failed(
+            &scene.credential,
+            memory,
+            "writing the managed Secret \"x\": the API server answered 422 Invalid: ...",
+            at(T0),
+        );
+        waits.push(act.requeue.unwrap().as_secs());
+        events += notices(&act).len();
+        let status = status_of(&act).clone();
+        assert_eq!(status.conditions[0].reason, "KubernetesApiError");
+        assert!(status.conditions[0].message.contains("422"));
+        assert_eq!(status.access_token_expires_at, kept.access_token_expires_at);
+        assert_eq!(status.token_fingerprint, kept.token_fingerprint);
+        scene.credential.status = Some(status);
+        memory = act.memory;
+    }
+    assert_eq!(events, 1, "its Event once, not on every retry");
+    // 5 s doubling, each moved by up to 20 % of jitter, to at most 5 minutes.
+    assert!((4..=6).contains(&waits[0]), "{waits:?}");
+    assert!((8..=12).contains(&waits[1]), "{waits:?}");
+    assert!(
+        waits[6..].iter().all(|w| (240..=300).contains(w)),
+        "{waits:?}"
+    );
+    memory.reconciled();
+    let again = api_failed(&scene.credential, memory, "again", at(T0));
+    assert!(
+        again.requeue.unwrap() <= Duration::from_secs(6),
+        "a success resets the backoff"
+    );
 }

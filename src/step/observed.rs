@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 
-use super::{Memory, REFRESH_REQUESTED_AT, kind_of};
+use super::{Memory, REFRESH_REQUESTED_AT, outcome::kind_of};
 use crate::{
     credential::WetixCredential,
     managed_secret::{self, Existing},

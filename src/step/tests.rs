@@ -9,12 +9,18 @@ use kube::api::ObjectMeta;
 
 use super::*;
 use crate::{
+    client_secret,
     credential::{RefreshTokenSecretRef, WetixCredential},
+    endpoint,
     fixtures::{at, credential, pair},
-    oauth::TransientCause,
+    managed_secret::{self, StoredTokens},
+    oauth::{OAuthError, TransientCause},
+    reason::Notice,
+    schedule,
     secret_cache::{Written, body_hash},
     tokens::TokenPair,
 };
+use jiff::Timestamp;
 
 const T0: &str = "2026-11-25T10:00:00Z";
 

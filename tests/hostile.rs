@@ -15,6 +15,8 @@ use wetix_operator::credential::WetixCredential;
 on_both!(
     one_unreadable_credential_never_stops_the_others_before_or_after_a_restart,
     two_credentials_naming_one_secret_at_the_same_instant_leave_it_to_exactly_one,
+    a_refused_server_url_never_echoes_its_user_or_password,
+    a_path_that_would_move_the_host_is_refused_naming_the_field,
 );
 
 async fn one_unreadable_credential_never_stops_the_others_before_or_after_a_restart(
@@ -132,6 +134,27 @@ async fn two_credentials_naming_one_secret_at_the_same_instant_leave_it_to_exact
         1,
         "the loser asked WeTix for nothing"
     );
+
+    // Whatever either credential remembers: a change to the Secret makes both look again,
+    // and the Secret still holds the winner's tokens under the winner's labels.
+    let before = stack.reconciles().await;
+    let touch = json!({"metadata": {"labels": {"touched": "yes"}}});
+    stack
+        .secrets()
+        .patch(
+            "shared-token",
+            &PatchParams::default(),
+            &Patch::Merge(&touch),
+        )
+        .await
+        .unwrap();
+    stack.wait_reconciles(before + 2).await;
+    let secret = stack.secrets().get("shared-token").await.unwrap();
+    assert_eq!(secret.labels()["wetix.my/credential"], *winner);
+    assert_eq!(stack.secret_data("shared-token").await, data);
+    let loser = if winner == "first" { "second" } else { "first" };
+    let loser = stack.credentials().get(loser).await.unwrap();
+    assert!(ready_is(&loser, "False", "SecretConflict"));
 }
 
 fn winner_status<'a>(
@@ -180,4 +203,40 @@ async fn a_write_the_api_server_refuses_is_on_the_status_and_retried_with_the_to
         "one WeTix call; the refused write was retried with its single-use tokens"
     );
     assert!(stack.events_text().await.contains("KubernetesApiError"));
+}
+
+async fn a_refused_server_url_never_echoes_its_user_or_password(server: Server) {
+    let stack = Stack::running(server, 3600, 7200).await;
+    let url = "https://wetix-user:pa55w0rd-value@oauth.example/base";
+    stack
+        .create_credential("leaky", json!({"server": {"url": url}}))
+        .await;
+    let refused = stack.wait_not_ready("leaky", "InvalidSpec").await;
+    let message = &refused.ready_condition().unwrap().message;
+    assert!(message.contains("spec.server.url"), "{message}");
+    let seen = format!(
+        "{}\n{}\n{}",
+        serde_json::to_string(&refused.status).unwrap(),
+        stack.events_text().await,
+        stack.logs()
+    );
+    for secret in ["pa55w0rd-value", "wetix-user"] {
+        assert!(!seen.contains(secret), "{secret} echoed:\n{seen}");
+    }
+    assert!(stack.wetix.calls().is_empty());
+}
+
+async fn a_path_that_would_move_the_host_is_refused_naming_the_field(server: Server) {
+    let stack = Stack::running(server, 3600, 7200).await;
+    // The schema's pattern (^/\S*$) allows it; appended to a base, `@` makes the rest a host.
+    stack
+        .create_credential(
+            "moved",
+            json!({"server": {"tokenPath": "/@evil.example/x"}}),
+        )
+        .await;
+    let refused = stack.wait_not_ready("moved", "InvalidSpec").await;
+    let message = &refused.ready_condition().unwrap().message;
+    assert!(message.contains("spec.server.tokenPath"), "{message}");
+    assert!(stack.wetix.calls().is_empty(), "no request was made");
 }

@@ -34,6 +34,8 @@ pub enum Reason {
     RolloutRestarted,
     /// Event: a rollout target could not be restarted.
     RolloutRestartFailed,
+    /// Event: the rollout targets were restarted less than a minute ago; not again yet.
+    RolloutRestartSkipped,
     /// The Kubernetes API refused or failed a read or write; retried.
     KubernetesApiError,
 }
@@ -59,7 +61,7 @@ pub enum FailureClass {
 
 impl Reason {
     /// Every reason, for tables and round-trip tests.
-    pub const ALL: [Reason; 18] = [
+    pub const ALL: [Reason; 19] = [
         Self::TokenIssued,
         Self::TokenRefreshed,
         Self::TokenValid,
@@ -77,6 +79,7 @@ impl Reason {
         Self::Suspended,
         Self::RolloutRestarted,
         Self::RolloutRestartFailed,
+        Self::RolloutRestartSkipped,
         Self::KubernetesApiError,
     ];
 
@@ -99,6 +102,7 @@ impl Reason {
             Self::Suspended => "Suspended",
             Self::RolloutRestarted => "RolloutRestarted",
             Self::RolloutRestartFailed => "RolloutRestartFailed",
+            Self::RolloutRestartSkipped => "RolloutRestartSkipped",
             Self::KubernetesApiError => "KubernetesApiError",
         }
     }
@@ -115,7 +119,8 @@ impl Reason {
             | Self::TokenRefreshed
             | Self::TokenValid
             | Self::Suspended
-            | Self::RolloutRestarted => FailureClass::None,
+            | Self::RolloutRestarted
+            | Self::RolloutRestartSkipped => FailureClass::None,
             Self::ServerUnavailable
             | Self::InternalError
             | Self::KubernetesApiError
@@ -216,7 +221,7 @@ mod tests {
         let mut names: Vec<_> = Reason::ALL.iter().map(|r| r.as_str()).collect();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), 18, "{names:?}");
+        assert_eq!(names.len(), 19, "{names:?}");
         for name in names {
             assert!(name.chars().next().is_some_and(|c| c.is_ascii_uppercase()));
             assert!(name.chars().all(|c| c.is_ascii_alphanumeric()), "{name}");

@@ -189,9 +189,11 @@ impl Reconcile<'_> {
     /// it never holds up the Secret or the status.
     async fn restart_workloads(&self) {
         let targets = &self.credential.spec.rollout_restart_targets;
+        let name = self.credential.name_any();
+        let client = &self.ctx.client;
         let failures =
-            rollout::restart_all(&self.ctx.client, &self.namespace, targets, self.now).await;
-        for notice in rollout::notices(targets.len(), &failures, &self.namespace) {
+            rollout::restart_all(client, &self.namespace, &name, targets, self.now).await;
+        for notice in rollout::notices(targets.len(), &failures, &self.namespace, &name) {
             self.publish(&notice).await;
         }
     }

@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use kube::{
-    Api, Client,
+    Api, Client, ResourceExt,
     api::{Patch, PatchParams},
 };
 use serde_json::{Value, json};
@@ -27,28 +27,58 @@ pub fn restart_patch(now: Timestamp) -> Value {
     })
 }
 
+/// The workload's own annotation opting it in: a comma-separated list of the WetixCredentials
+/// (of its namespace) that may restart it. Without it, a tenant who may create credentials
+/// could restart any workload of the namespace.
+pub const RESTART_ON_TOKEN_CHANGE: &str = "wetix.my/restart-on-token-change";
+
+/// Whether a workload with these annotations lets `credential` restart it.
+pub fn opted_in(
+    annotations: &std::collections::BTreeMap<String, String>,
+    credential: &str,
+) -> bool {
+    annotations
+        .get(RESTART_ON_TOKEN_CHANGE)
+        .is_some_and(|names| names.split(',').any(|n| n.trim() == credential))
+}
+
+/// Why a target was not restarted.
+#[derive(Debug)]
+pub enum NotRestarted {
+    NotFound,
+    /// The workload does not list the credential in [`RESTART_ON_TOKEN_CHANGE`].
+    NotOptedIn,
+    Api(kube::Error),
+}
+
 /// A target that could not be restarted.
 #[derive(Debug, thiserror::Error)]
-#[error("{kind:?} {name:?} could not be restarted")]
+#[error("{kind:?} {name:?} was not restarted")]
 pub struct RestartFailed {
     pub kind: WorkloadKind,
     pub name: String,
-    /// The target does not exist (as opposed to an API error).
-    pub not_found: bool,
-    #[source]
-    pub source: kube::Error,
+    pub cause: NotRestarted,
 }
 
 /// The Events after restarting `targets` targets with these failures: one Warning per failure,
 /// and one Normal counting the restarted, if any.
-pub fn notices(targets: usize, failures: &[RestartFailed], namespace: &str) -> Vec<Notice> {
+pub fn notices(
+    targets: usize,
+    failures: &[RestartFailed],
+    namespace: &str,
+    credential: &str,
+) -> Vec<Notice> {
     let mut notices: Vec<Notice> = failures
         .iter()
         .map(|failure| {
-            let message = if failure.not_found {
-                format!("{failure}: not found in namespace {namespace:?}")
-            } else {
-                error_chain(failure)
+            let message = match &failure.cause {
+                NotRestarted::NotFound => {
+                    format!("{failure}: not found in namespace {namespace:?}")
+                }
+                NotRestarted::NotOptedIn => format!(
+                    "{failure}: its annotation {RESTART_ON_TOKEN_CHANGE} does not list {credential:?}"
+                ),
+                NotRestarted::Api(error) => format!("{failure}: {}", error_chain(error)),
             };
             Notice::warning(Reason::RolloutRestartFailed, &message, ACTION)
         })
@@ -63,66 +93,108 @@ pub fn notices(targets: usize, failures: &[RestartFailed], namespace: &str) -> V
 
 const ACTION: &str = "RestartWorkload";
 
-/// Restarts every target; the failures are returned, never fatal: the Secret is already written.
+/// Restarts every target that opted in to `credential`; the failures are returned, never
+/// fatal: the Secret is already written. Each target is read, checked, and patched at the
+/// version read, so an opt-in removed meanwhile is never overridden.
 pub async fn restart_all(
     client: &Client,
     namespace: &str,
+    credential: &str,
     targets: &[RolloutRestartTarget],
     now: Timestamp,
 ) -> Vec<RestartFailed> {
-    let patch = restart_patch(now);
-    let params = PatchParams {
-        field_manager: Some(FIELD_MANAGER.into()),
-        ..PatchParams::default()
+    let restart = Restart {
+        client,
+        namespace,
+        credential,
+        now,
     };
     let mut failures = vec![];
     for target in targets {
         let result = match target.kind {
-            WorkloadKind::Deployment => {
-                merge_patch::<Deployment>(client, namespace, target, &params, &patch).await
-            }
-            WorkloadKind::StatefulSet => {
-                merge_patch::<StatefulSet>(client, namespace, target, &params, &patch).await
-            }
-            WorkloadKind::DaemonSet => {
-                merge_patch::<DaemonSet>(client, namespace, target, &params, &patch).await
-            }
+            WorkloadKind::Deployment => restart.one::<Deployment>(&target.name).await,
+            WorkloadKind::StatefulSet => restart.one::<StatefulSet>(&target.name).await,
+            WorkloadKind::DaemonSet => restart.one::<DaemonSet>(&target.name).await,
         };
-        if let Err(source) = result {
-            let not_found = matches!(&source, kube::Error::Api(status) if status.code == 404);
+        if let Err(cause) = result {
             failures.push(RestartFailed {
                 kind: target.kind,
                 name: target.name.clone(),
-                not_found,
-                source,
+                cause,
             });
         }
     }
     failures
 }
 
-async fn merge_patch<K>(
-    client: &Client,
-    namespace: &str,
-    target: &RolloutRestartTarget,
-    params: &PatchParams,
-    patch: &Value,
-) -> Result<(), kube::Error>
-where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-{
-    let api: Api<K> = Api::namespaced(client.clone(), namespace);
-    api.patch(&target.name, params, &Patch::Merge(patch))
-        .await
-        .map(drop)
+struct Restart<'a> {
+    client: &'a Client,
+    namespace: &'a str,
+    credential: &'a str,
+    now: Timestamp,
+}
+
+impl Restart<'_> {
+    async fn one<K>(&self, name: &str) -> Result<(), NotRestarted>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let api: Api<K> = Api::namespaced(self.client.clone(), self.namespace);
+        let workload = api
+            .get_opt(name)
+            .await
+            .map_err(NotRestarted::Api)?
+            .ok_or(NotRestarted::NotFound)?;
+        if !opted_in(workload.annotations(), self.credential) {
+            return Err(NotRestarted::NotOptedIn);
+        }
+        let mut patch = restart_patch(self.now);
+        patch["metadata"] = json!({"resourceVersion": workload.resource_version()});
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..PatchParams::default()
+        };
+        api.patch(name, &params, &Patch::Merge(&patch))
+            .await
+            .map(drop)
+            .map_err(|error| match &error {
+                kube::Error::Api(status) if status.code == 404 => NotRestarted::NotFound,
+                _ => NotRestarted::Api(error),
+            })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_workload_opts_in_by_naming_the_credential() {
+        let with = |value: &str| {
+            std::collections::BTreeMap::from([(
+                RESTART_ON_TOKEN_CHANGE.to_owned(),
+                value.to_owned(),
+            )])
+        };
+        let table = [
+            (with("ticketing"), true),
+            (with("payments, ticketing"), true),
+            (with("ticketing-old"), false),
+            (with(""), false),
+            (with("*"), false),
+            (std::collections::BTreeMap::new(), false),
+        ];
+        for (annotations, expected) in table {
+            assert_eq!(
+                opted_in(&annotations, "ticketing"),
+                expected,
+                "{annotations:?}"
+            );
+        }
+    }
 
     #[test]
     fn the_patch_sets_only_the_pod_template_annotation() {

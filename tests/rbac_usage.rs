@@ -46,6 +46,41 @@ async fn deploy_rbac_grants_exactly_the_verbs_the_operator_uses(server: Server) 
         .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
         .await;
     stack.wetix.inject(Endpoint::Refresh, Fault::Status(503), 2);
+    // Targets that opted in, one of each kind, so that each restart (get, then patch) is part
+    // of the run.
+    use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+    use kube::api::{ApiResource, DynamicObject};
+    let kinds = [
+        (
+            "Deployment",
+            "checkout",
+            ApiResource::erase::<Deployment>(&()),
+        ),
+        (
+            "StatefulSet",
+            "ledger",
+            ApiResource::erase::<StatefulSet>(&()),
+        ),
+        ("DaemonSet", "agent", ApiResource::erase::<DaemonSet>(&())),
+    ];
+    for (kind, name, resource) in kinds {
+        let api: kube::Api<DynamicObject> =
+            kube::Api::namespaced_with(stack.client.clone(), &stack.ns, &resource);
+        let workload: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "apps/v1", "kind": kind,
+            "metadata": {"name": name, "namespace": stack.ns,
+                "annotations": {"wetix.my/restart-on-token-change": "ticketing"}},
+            "spec": {
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [{"name": "app", "image": "checkout:1"}]}
+                }
+            }
+        }))
+        .unwrap();
+        api.create(&Default::default(), &workload).await.unwrap();
+    }
     stack.start_operator().await;
     stack
         .create_credential(

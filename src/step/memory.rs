@@ -29,6 +29,9 @@ pub struct Memory {
     /// Reconciles in a row that the Kubernetes API failed: the backoff doubles with each.
     /// (Lost on restart: the backoff starts again from 5 s.)
     pub api_failures: u32,
+    /// When this credential last restarted its rollout targets. (Lost on restart: one more
+    /// restart may then come sooner than the interval.)
+    pub last_restart: Option<jiff::Timestamp>,
 }
 
 /// Tokens obtained but not yet written, with the reason their Event and status will carry.

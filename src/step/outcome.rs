@@ -7,6 +7,10 @@ use std::time::Duration;
 use jiff::Timestamp;
 use kube::ResourceExt;
 
+/// At most one rollout restart per credential in this time: requested refreshes cannot
+/// become a restart storm of the workloads that opted in.
+pub const ROLLOUT_MIN_INTERVAL: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+
 use super::{
     Act, Decision, Effect, MAX_REQUEUE, Memory, Observed, Pending, Seen, Write, write_wait,
 };
@@ -175,7 +179,7 @@ impl Step<'_, '_> {
     }
 
     /// Writes new tokens; then their Event, the restarts and the status.
-    pub(super) fn store(&self, pending: Pending, memory: Memory) -> Decision {
+    pub(super) fn store(&self, pending: Pending, mut memory: Memory) -> Decision {
         let credential = self.observed.credential;
         let reason = pending.reason;
         let tokens = pending.tokens.clone();
@@ -198,7 +202,25 @@ impl Step<'_, '_> {
             Effect::Publish(Notice::normal(reason, &note, "WriteSecret")),
         ];
         if !credential.spec.rollout_restart_targets.is_empty() {
-            effects.push(Effect::RestartWorkloads);
+            let now = self.observed.now;
+            match memory.last_restart {
+                Some(last) if now < last.saturating_add(ROLLOUT_MIN_INTERVAL).unwrap_or(last) => {
+                    let note = format!(
+                        "rollout targets not restarted: the last restart was at {}, less than {} s ago",
+                        managed_secret::rfc3339(last),
+                        ROLLOUT_MIN_INTERVAL.as_secs()
+                    );
+                    effects.push(Effect::Publish(Notice::normal(
+                        Reason::RolloutRestartSkipped,
+                        &note,
+                        "RestartWorkload",
+                    )));
+                }
+                _ => {
+                    memory.last_restart = Some(now);
+                    effects.push(Effect::RestartWorkloads);
+                }
+            }
         }
         let next = plan::next_renewal(&tokens, &credential.spec.renew_policy(), self.jitter);
         let outcome = Outcome::Renewed {

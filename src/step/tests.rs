@@ -729,3 +729,43 @@ fn an_api_failure_is_on_the_status_with_a_backoff_keeping_what_status_said_of_th
         "a success resets the backoff"
     );
 }
+
+#[test]
+fn rollout_restarts_come_at_most_once_a_minute() {
+    let with_targets = |now: &str, last: Option<&str>| {
+        let mut scene = Scene::new()
+            .with_tokens()
+            .at(now)
+            .answered(Ok(pair(now, 3600, 7200)));
+        scene.credential.spec.rollout_restart_targets =
+            vec![crate::credential::RolloutRestartTarget {
+                kind: crate::credential::WorkloadKind::Deployment,
+                name: "web".into(),
+            }];
+        scene.memory.last_restart = last.map(at);
+        scene.act()
+    };
+    let restarts = |act: &Act| {
+        act.effects
+            .iter()
+            .filter(|e| matches!(e, Effect::RestartWorkloads))
+            .count()
+    };
+    let first = with_targets("2026-11-25T10:50:00Z", None);
+    assert_eq!(restarts(&first), 1);
+    assert_eq!(first.memory.last_restart, Some(at("2026-11-25T10:50:00Z")));
+
+    let soon = with_targets("2026-11-25T10:50:59Z", Some("2026-11-25T10:50:00Z"));
+    assert_eq!(restarts(&soon), 0);
+    let skipped = notices(&soon);
+    assert!(
+        skipped
+            .iter()
+            .any(|n| n.reason == Reason::RolloutRestartSkipped),
+        "{skipped:?}"
+    );
+    assert_eq!(soon.memory.last_restart, Some(at("2026-11-25T10:50:00Z")));
+
+    let later = with_targets("2026-11-25T10:51:00Z", Some("2026-11-25T10:50:00Z"));
+    assert_eq!(restarts(&later), 1);
+}

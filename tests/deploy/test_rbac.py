@@ -16,13 +16,13 @@ CREDENTIAL_RULES = {
     ("wetix.my", "wetixcredentials", None): {"list", "watch"},
     ("wetix.my", "wetixcredentials/status", None): {"patch"},
     # get: referenced Secrets on demand; list/watch: metadata-only watch; patch: server-side
-    # apply of the managed Secret; create: the API server authorizes an apply that finds no
-    # object as a create as well.
+    # apply of the managed Secret; create: the claim of an absent managed Secret.
     ("", "secrets", None): {"get", "list", "watch", "create", "patch"},
     ("events.k8s.io", "events", None): {"create"},
-    ("apps", "deployments", None): {"patch"},
-    ("apps", "statefulsets", None): {"patch"},
-    ("apps", "daemonsets", None): {"patch"},
+    # get: the workload's opt-in annotation; patch: the restart, at the version read.
+    ("apps", "deployments", None): {"get", "patch"},
+    ("apps", "statefulsets", None): {"get", "patch"},
+    ("apps", "daemonsets", None): {"get", "patch"},
 }
 
 # Leader election, a Role in the operator's own namespace only.

@@ -40,5 +40,5 @@ why each verb is there.
   verbs: ["create"]
 - apiGroups: ["apps"]
   resources: ["deployments", "statefulsets", "daemonsets"]
-  verbs: ["patch"]
+  verbs: ["get", "patch"]
 {{- end -}}

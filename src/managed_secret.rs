@@ -107,8 +107,10 @@ pub fn issued_for(endpoint: &Endpoint, credentials: &ClientCredentials) -> Strin
         hasher.update(part.as_bytes());
         hasher.update([0]);
     }
-    hasher.finalize()[..8]
+    hasher
+        .finalize()
         .iter()
+        .take(8)
         .map(|b| format!("{b:02x}"))
         .collect()
 }

@@ -161,7 +161,9 @@ fn backoff_until(observed: &Observed<'_>, now: Timestamp) -> Option<Timestamp> {
     if observed.refresh_requested {
         return None;
     }
-    let latest_believed = now.checked_add(FAILURE_CLOCK_SKEW).unwrap_or(Timestamp::MAX);
+    let latest_believed = now
+        .checked_add(FAILURE_CLOCK_SKEW)
+        .unwrap_or(Timestamp::MAX);
     if failure.at > latest_believed {
         return None;
     }

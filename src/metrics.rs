@@ -256,3 +256,6 @@ fn labels(credential: &WetixCredential) -> CredentialLabels {
         name: credential.name_any(),
     }
 }
+
+#[cfg(test)]
+mod tests;

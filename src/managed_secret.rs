@@ -145,7 +145,9 @@ pub fn inspect(secret: Option<&Secret>, credential: &WetixCredential) -> Existin
 }
 
 /// Reads the tokens and their lifetimes back; `None` when anything is missing or the access
-/// token no longer matches the fingerprint written with it.
+/// token no longer matches the fingerprint written with it. A time annotation that is not an
+/// RFC 3339 time within `Timestamp`'s range (an edit: the operator writes only such times)
+/// counts as missing, so the Secret is damaged and a fresh pair is requested.
 fn read_tokens(secret: &Secret) -> Option<StoredTokens> {
     let data = secret.data.as_ref()?;
     let text = |key: &str| {

@@ -122,3 +122,15 @@ fn absurd_claims_read_as_absent_or_as_the_time_they_name() {
         assert_eq!(jwt_times(&jwt(claims)), Some(expected), "{name}");
     }
 }
+
+#[test]
+fn a_deeply_nested_payload_is_not_a_jwt() {
+    let depth = 100_000;
+    let payload = format!(r#"{{"exp":{}{}}}"#, "[".repeat(depth), "]".repeat(depth));
+    let token = format!(
+        "{}.{}.sig",
+        JWT_BASE64.encode(r#"{"alg":"HS256"}"#),
+        JWT_BASE64.encode(payload)
+    );
+    assert_eq!(jwt_times(&token), None);
+}

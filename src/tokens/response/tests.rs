@@ -124,3 +124,17 @@ fn a_lifetime_beyond_i64_in_the_json_is_too_large_and_a_negative_one_not_positiv
     assert_eq!(edges.expires_in, Some(i64::MAX));
     assert_eq!(edges.refresh_token_expires_in, Some(i64::MIN));
 }
+
+#[test]
+fn deeply_nested_json_is_refused_not_a_stack_overflow() {
+    let depth = 100_000;
+    let nested = format!(
+        r#"{{"access_token":{}{}}}"#,
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    assert_eq!(
+        TokenResponse::from_json(nested.as_bytes()),
+        Err(InvalidResponse::NotJson)
+    );
+}

@@ -36,6 +36,19 @@
 //! - [`commands::refresh`]: `refresh`, asking the operator for a refresh now and waiting for it.
 //! - [`commands::token`]: `token`, a token pair from WeTix outside a cluster.
 
+// No input may panic the operator: outside tests, every `unwrap`, `expect`, `panic!` and
+// index that could fail is refused. An `#[allow]` stands only where a comment says why the
+// value cannot be absent. Tests keep `unwrap`: a failed one is a failed test.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 /// The User-Agent of every request the operator sends, to WeTix and to the Kubernetes API, so
 /// that either side can tell this operator's traffic apart.
 pub const USER_AGENT: &str = concat!("wetix-operator/", env!("CARGO_PKG_VERSION"));
@@ -49,6 +62,9 @@ pub mod credential;
 pub mod duration;
 pub mod endpoint;
 pub mod error_chain;
+// Not yet under the denial: `leader/elector.rs` (the `expect` on the Lease read before a
+// Claim or Renew) still has an `expect` to be replaced.
+#[cfg_attr(not(test), allow(clippy::expect_used))]
 pub mod leader;
 pub mod managed_secret;
 pub mod metrics;
@@ -57,6 +73,9 @@ pub mod plan;
 pub mod reason;
 pub mod reconcile;
 pub mod rollout;
+// Not yet under the denial: `run.rs` (the `expect` on installing the SIGTERM handler) still
+// has an `expect` to be replaced.
+#[cfg_attr(not(test), allow(clippy::expect_used))]
 pub mod run;
 pub mod schedule;
 pub mod secret_cache;

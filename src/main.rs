@@ -1,3 +1,11 @@
+// As in the library (see `lib.rs`): nothing here may panic on input.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::process::ExitCode;
 
 use wetix_operator::{

@@ -66,10 +66,12 @@ pub mod annotations {
         TOKEN_FINGERPRINT,
         ISSUED_FOR,
     ];
-    /// The longest value of any of [`OWN`]: an RFC 3339 time in whole seconds, UTC
-    /// (`2026-11-25T10:00:00Z`); the two fingerprints are 16 hex digits. What the operator adds
-    /// to the Secret's annotation total, which the API server caps at 256 KiB.
-    pub const OWN_VALUE_MAX_BYTES: usize = 20;
+    /// The longest value of any of [`OWN`]: a time as [`rfc3339`](super::rfc3339) writes it,
+    /// 20 bytes for years 0 to 9999 (`2026-11-25T10:00:00Z`) and 23 before that
+    /// (`-009999-01-02T01:59:59Z`, which only an absurd JWT `iat` can bring); the two
+    /// fingerprints are 16 hex digits. What the operator adds to the Secret's annotation
+    /// total, which the API server caps at 256 KiB.
+    pub const OWN_VALUE_MAX_BYTES: usize = 23;
 }
 
 /// Tokens as stored in (or about to be written to) the managed Secret.
@@ -107,8 +109,10 @@ pub fn issued_for(endpoint: &Endpoint, credentials: &ClientCredentials) -> Strin
         hasher.update(part.as_bytes());
         hasher.update([0]);
     }
-    hasher.finalize()[..8]
+    hasher
+        .finalize()
         .iter()
+        .take(8)
         .map(|b| format!("{b:02x}"))
         .collect()
 }
@@ -141,7 +145,9 @@ pub fn inspect(secret: Option<&Secret>, credential: &WetixCredential) -> Existin
 }
 
 /// Reads the tokens and their lifetimes back; `None` when anything is missing or the access
-/// token no longer matches the fingerprint written with it.
+/// token no longer matches the fingerprint written with it. A time annotation that is not an
+/// RFC 3339 time within `Timestamp`'s range (an edit: the operator writes only such times)
+/// counts as missing, so the Secret is damaged and a fresh pair is requested.
 fn read_tokens(secret: &Secret) -> Option<StoredTokens> {
     let data = secret.data.as_ref()?;
     let text = |key: &str| {
@@ -201,9 +207,18 @@ pub fn claim(credential: &WetixCredential) -> Secret {
     }
 }
 
-/// RFC 3339, UTC, whole seconds: the form of every time the operator writes.
+/// RFC 3339, UTC, whole seconds (rounded down): the form of every time the operator writes.
+///
+/// Every `Timestamp` prints as one that reads back as itself (to the second): years 0 to 9999
+/// as RFC 3339 has them (`2026-11-25T10:00:00Z`), a year before 0 in the six-digit signed form
+/// (`-009999-01-02T01:59:59Z`) that `Timestamp`'s parser, and so [`inspect`], reads.
 pub fn rfc3339(t: Timestamp) -> String {
-    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    let floored = if t.subsec_nanosecond() < 0 {
+        t.as_second().saturating_sub(1)
+    } else {
+        t.as_second()
+    };
+    Timestamp::from_second(floored).unwrap_or(t).to_string()
 }
 
 /// The Secret the credential must have, as an apply body: only the fields the operator owns.

@@ -202,7 +202,7 @@ impl Metrics {
              time: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>| {
                 match time {
                     Some(t) => {
-                        family.get_or_create(&labels).set(t.0.as_second() as f64);
+                        family.get_or_create(&labels).set(unix_seconds(t.0));
                     }
                     None => {
                         family.remove(&labels);
@@ -237,9 +237,17 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut text = String::new();
+        // The encoder fails only when its writer does, and writing to a String never fails.
+        #[allow(clippy::expect_used, reason = "writing to a String cannot fail")]
         encode(&mut text, &self.registry).expect("writing to a String cannot fail");
         text
     }
+}
+
+/// A time as the gauges publish it: Unix seconds as a float. Exact for every `Timestamp`: its
+/// seconds lie within ±2^39, and an f64 holds every integer up to 2^53.
+pub fn unix_seconds(t: jiff::Timestamp) -> f64 {
+    t.as_second() as f64
 }
 
 fn labels(credential: &WetixCredential) -> CredentialLabels {
@@ -248,3 +256,6 @@ fn labels(credential: &WetixCredential) -> CredentialLabels {
         name: credential.name_any(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -146,11 +146,25 @@ fn request(grant: Grant, why: Why) -> Plan {
     Plan::Request { grant, why }
 }
 
+/// How far ahead of `now` a failure's time may be and still be believed: clocks of two
+/// replicas differ by seconds, not by more than a whole retry wait.
+pub const FAILURE_CLOCK_SKEW: SignedDuration = SignedDuration::from_secs(5 * 60);
+
 /// When the last failure says to try again, if that is still ahead. A manual refresh request
 /// or a change of credentials since the failure retries at once.
+///
+/// So does a failure more than [`FAILURE_CLOCK_SKEW`] in the future (an edited status, a clock
+/// far off): its wait would end only after that time, up to the year 9999, and the credential
+/// would never be renewed meanwhile. Retrying once is cheap, and records a failure at `now`.
 fn backoff_until(observed: &Observed<'_>, now: Timestamp) -> Option<Timestamp> {
     let failure = observed.last_failure?;
     if observed.refresh_requested {
+        return None;
+    }
+    let latest_believed = now
+        .checked_add(FAILURE_CLOCK_SKEW)
+        .unwrap_or(Timestamp::MAX);
+    if failure.at > latest_believed {
         return None;
     }
     if failure
@@ -166,6 +180,9 @@ fn backoff_until(observed: &Observed<'_>, now: Timestamp) -> Option<Timestamp> {
 
 /// When a failed request may be tried again: five minutes after rejected credentials,
 /// exponential backoff (honouring `Retry-After`) after anything else.
+///
+/// A failure time so close to `Timestamp::MAX` (status can say anything) that the wait runs
+/// past it retries at `Timestamp::MAX`: the latest time there is, never a panic.
 pub fn retry_at(failure: &LastFailure, jitter: Jitter) -> Timestamp {
     let delay = match failure.kind {
         FailureKind::Rejected => schedule::CLIENT_REJECTED_RETRY,
@@ -173,7 +190,8 @@ pub fn retry_at(failure: &LastFailure, jitter: Jitter) -> Timestamp {
             schedule::retry_delay(failure.attempts.max(1), failure.retry_after, jitter)
         }
     };
-    failure.at + SignedDuration::try_from(delay).unwrap_or(SignedDuration::MAX)
+    let delay = SignedDuration::try_from(delay).unwrap_or(SignedDuration::MAX);
+    failure.at.checked_add(delay).unwrap_or(Timestamp::MAX)
 }
 
 #[cfg(test)]

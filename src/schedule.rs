@@ -2,6 +2,10 @@
 //!
 //! Everything here is a function of its arguments. Nothing reads the clock, draws a random
 //! number or touches the network; the caller asks the clock once and passes the answer in.
+//!
+//! Every result is defined for every input, however absurd (a lifetime spanning the whole
+//! `Timestamp` range, a `renewBefore` beyond `i64` seconds, `u32::MAX` failures): the arithmetic
+//! is checked and saturates at a bound that still means what the rule says, never a panic.
 
 use std::time::Duration;
 
@@ -68,10 +72,10 @@ pub struct Jitter(f64);
 impl Jitter {
     /// The jitter of the object with this UID: the first 53 bits of SHA-256(uid) as a fraction.
     pub fn from_uid(uid: &str) -> Self {
-        let digest = Sha256::digest(uid.as_bytes());
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&digest[..8]);
-        let bits = u64::from_be_bytes(first) >> 11;
+        let digest: [u8; 32] = Sha256::digest(uid.as_bytes()).into();
+        let [b0, b1, b2, b3, b4, b5, b6, b7, ..] = digest;
+        let bits = u64::from_be_bytes([b0, b1, b2, b3, b4, b5, b6, b7]) >> 11;
+        // Both are below 2^53, so both convert to f64 exactly.
         Self(bits as f64 / (1u64 << 53) as f64)
     }
 
@@ -110,13 +114,15 @@ impl Jitter {
 /// The result is rounded down to a whole second, so the time shown in status is the time used.
 ///
 /// A token that has already expired gets a time in the past: the caller renews at once.
+///
+/// Defined for every lifetime, including one from `Timestamp::MIN` to `Timestamp::MAX`: a
+/// renewal that would fall before the start of time is at `issued_at`.
 pub fn renew_at(lifetime: Lifetime, policy: &RenewPolicy, jitter: Jitter) -> Timestamp {
     let length = lifetime.length();
     let window = renew_window(length, policy);
-    let shift = window.mul_f64(jitter.fraction() * RENEW_JITTER_SHARE);
-    let at = lifetime
-        .expires_at
-        .checked_sub(window + shift)
+    let at = window
+        .checked_add(jitter_shift(window, jitter))
+        .and_then(|earlier| lifetime.expires_at.checked_sub(earlier).ok())
         .unwrap_or(lifetime.issued_at);
     let at = floor_to_second(at);
     // Never before issuance; and when issued_at and expires_at are out of order, the earlier
@@ -124,7 +130,18 @@ pub fn renew_at(lifetime: Lifetime, policy: &RenewPolicy, jitter: Jitter) -> Tim
     at.max(lifetime.issued_at).min(lifetime.expires_at)
 }
 
-/// How long before expiry to renew a token that lives `length`.
+/// How much earlier than `expires_at - window` the jitter moves a renewal: `jitter.fraction()`
+/// of [`RENEW_JITTER_SHARE`] of the window, so at most 5% of it. Zero for a window too long for
+/// the float arithmetic (none that a `Timestamp` range holds).
+fn jitter_shift(window: SignedDuration, jitter: Jitter) -> SignedDuration {
+    let seconds = window.as_secs_f64() * jitter.fraction() * RENEW_JITTER_SHARE;
+    SignedDuration::try_from_secs_f64(seconds).unwrap_or(SignedDuration::ZERO)
+}
+
+/// How long before expiry to renew a token that lives `length` (not negative).
+///
+/// A `renewBefore` beyond `SignedDuration`'s range is longer than any lifetime, so the
+/// percentage rule applies, as for any `renewBefore` not shorter than the lifetime.
 fn renew_window(length: SignedDuration, policy: &RenewPolicy) -> SignedDuration {
     if let Some(before) = policy.renew_before {
         match SignedDuration::try_from(before) {
@@ -133,15 +150,21 @@ fn renew_window(length: SignedDuration, policy: &RenewPolicy) -> SignedDuration 
         }
     }
     let percentage = i128::from(policy.percentage.clamp(1, 99));
-    let nanos = length.as_nanos() * percentage / 100;
-    // length fits in a SignedDuration and the percentage is below 100, so this cannot overflow.
-    SignedDuration::from_nanos_i128(nanos)
+    // At most 99% of a SignedDuration: in i128 nanoseconds this is far from overflow, and the
+    // result is shorter than `length`, so it converts back; the fallback is never taken.
+    length
+        .as_nanos()
+        .checked_mul(percentage)
+        .map(|nanos| nanos / 100)
+        .and_then(SignedDuration::try_from_nanos_i128)
+        .unwrap_or(length)
 }
 
+/// `at` rounded down to a whole second; `at` itself when that is before `Timestamp::MIN`.
 fn floor_to_second(at: Timestamp) -> Timestamp {
     let seconds = at.as_second();
     let floored = if at.subsec_nanosecond() < 0 {
-        seconds - 1
+        seconds.saturating_sub(1)
     } else {
         seconds
     };
@@ -155,6 +178,9 @@ fn floor_to_second(at: Timestamp) -> Timestamp {
 /// [`MAX_RETRY_DELAY`]. The cap wins over a longer `Retry-After`: the contract caps every retry
 /// at 5 minutes, and a credential whose token is close to expiry must not go silent for as long
 /// as a busy server may ask; one request every 5 minutes per credential is a light load.
+///
+/// Any `failed_attempts` (up to `u32::MAX`) and any `retry_after` (up to `Duration::MAX`) give
+/// a wait within the cap.
 pub fn retry_delay(
     failed_attempts: u32,
     retry_after: Option<Duration>,
@@ -162,12 +188,18 @@ pub fn retry_delay(
 ) -> Duration {
     let attempt = failed_attempts.max(1);
     // 5 s * 2^7 = 640 s is already past the cap; a larger exponent changes nothing.
-    let exponential = BASE_RETRY_DELAY * (1u32 << (attempt - 1).min(7));
+    let doubling = 1u32 << attempt.saturating_sub(1).min(7);
+    let exponential = BASE_RETRY_DELAY
+        .checked_mul(doubling)
+        .unwrap_or(MAX_RETRY_DELAY)
+        .min(MAX_RETRY_DELAY);
+    // The spread is in [-1, 1), so the factor is in [0.8, 1.2) and the product below 6 minutes.
     let factor = 1.0 + RETRY_JITTER_SHARE * jitter.retry_spread(attempt);
-    let jittered = exponential.min(MAX_RETRY_DELAY).mul_f64(factor);
+    let jittered =
+        Duration::try_from_secs_f64(exponential.as_secs_f64() * factor).unwrap_or(exponential);
     // Whole milliseconds: the requeue timer resolves no finer, and the value logs cleanly.
-    let jittered = Duration::from_millis(jittered.as_millis() as u64);
-    jittered
+    let millis = u64::try_from(jittered.as_millis()).unwrap_or(u64::MAX);
+    Duration::from_millis(millis)
         .max(retry_after.unwrap_or(Duration::ZERO))
         .min(MAX_RETRY_DELAY)
 }

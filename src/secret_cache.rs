@@ -119,6 +119,9 @@ fn key(namespace: &str, name: &str) -> Key {
 
 /// A fingerprint of an apply body: equal bodies, equal hashes.
 pub fn body_hash(secret: &Secret) -> u64 {
+    // serde_json fails only on a map with non-string keys or a `Serialize` impl that errors; a
+    // Secret is strings, string-keyed maps and bytes (written as base64 strings).
+    #[allow(clippy::expect_used, reason = "a Secret always serializes")]
     let bytes = serde_json::to_vec(secret).expect("a Secret always serializes");
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     bytes.hash(&mut hasher);

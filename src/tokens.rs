@@ -58,7 +58,7 @@ impl TokenPair {
 /// The first 16 hex digits of SHA-256 of a secret value.
 pub fn fingerprint(value: &Sensitive) -> String {
     let digest = Sha256::digest(value.expose().as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -450,3 +450,247 @@ async fn no_error_or_request_ever_shows_the_secret_or_a_token() {
         }
     }
 }
+
+#[tokio::test]
+async fn no_redirect_status_is_followed_to_another_host() {
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(wetix_answer(ACCESS, REFRESH)))
+        .expect(0)
+        .mount(&elsewhere)
+        .await;
+    let issuer = issuer();
+    for status in [300, 301, 302, 303, 304, 307, 308] {
+        for grant in [Grant::ClientCredentials, refresh_grant()] {
+            let server = MockServer::start().await;
+            Mock::given(method("POST"))
+                .respond_with(ResponseTemplate::new(status).insert_header(
+                    "location",
+                    format!("{}/auth/token", elsewhere.uri()).as_str(),
+                ))
+                .mount(&server)
+                .await;
+            let label = grant.label();
+            let err = issuer
+                .request(request(&server.uri(), grant))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, OAuthError::UnexpectedStatus { status: s } if s == status),
+                "{label} {status}: {err:?}"
+            );
+            assert_eq!(err.reason(), "InvalidServerResponse", "{label} {status}");
+        }
+    }
+    assert!(elsewhere.received_requests().await.unwrap().is_empty());
+}
+
+/// What a 200 answer with this body becomes.
+async fn answer_to(
+    template: ResponseTemplate,
+) -> Result<wetix_operator::tokens::TokenPair, OAuthError> {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(template)
+        .mount(&server)
+        .await;
+    issuer()
+        .request(request(&server.uri(), Grant::ClientCredentials))
+        .await
+}
+
+fn invalid(result: Result<wetix_operator::tokens::TokenPair, OAuthError>) -> InvalidResponse {
+    match result {
+        Err(OAuthError::InvalidResponse(invalid)) => invalid,
+        other => panic!("expected an invalid response, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_body_of_exactly_the_limit_is_read_and_one_byte_more_is_refused() {
+    let limit = wetix_operator::oauth::MAX_RESPONSE_BYTES;
+    // A JSON object padded with spaces to exactly `limit` bytes: read and parsed.
+    let body = serde_json::to_string(&wetix_answer(ACCESS, REFRESH)).unwrap();
+    let padded = format!("{body}{}", " ".repeat(limit - body.len()));
+    assert_eq!(padded.len(), limit);
+    let pair =
+        answer_to(ResponseTemplate::new(200).set_body_raw(padded.clone(), "application/json"))
+            .await
+            .unwrap();
+    assert_eq!(pair.access_token.expose(), ACCESS);
+    let over = format!("{padded} ");
+    assert_eq!(
+        invalid(answer_to(ResponseTemplate::new(200).set_body_raw(over, "application/json")).await),
+        InvalidResponse::TooLarge { limit }
+    );
+}
+
+/// A server speaking raw HTTP/1.1: answers every connection with `head` and then `body`
+/// (as many times as `repeat` says), then closes.
+async fn raw_server(head: &'static str, body: Vec<u8>, repeat: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                if socket.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                for _ in 0..repeat {
+                    if socket.write_all(&body).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn an_oversized_body_without_a_length_or_with_a_huge_one_is_refused() {
+    let limit = wetix_operator::oauth::MAX_RESPONSE_BYTES;
+    // Chunked, no Content-Length: 16 KiB chunks, 1 GiB in all, cut off past the limit.
+    let mut chunk = format!("{:x}\r\n", 16 * 1024).into_bytes();
+    chunk.extend(std::iter::repeat_n(b'x', 16 * 1024));
+    chunk.extend_from_slice(b"\r\n");
+    let chunked = raw_server(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
+        chunk,
+        64 * 1024,
+    )
+    .await;
+    // A Content-Length of a petabyte, refused before a byte of it is read. (One beyond what
+    // the HTTP library accepts at all, near u64::MAX, fails there, as a transport error.)
+    let huge = raw_server(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000000000000000\r\n\r\n",
+        b"{}".to_vec(),
+        1,
+    )
+    .await;
+    let issuer = issuer();
+    for (url, which) in [(chunked, "chunked"), (huge, "huge")] {
+        let started = std::time::Instant::now();
+        let err = issuer
+            .request(request(&url, Grant::ClientCredentials))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, OAuthError::InvalidResponse(InvalidResponse::TooLarge { limit: l }) if *l == limit),
+            "{which} {url}: {err:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(10), "{url}");
+    }
+}
+
+#[tokio::test]
+async fn retry_after_extremes_from_the_server_are_capped_or_ignored() {
+    let cap = Some(wetix_operator::oauth::MAX_RETRY_AFTER);
+    let cases = [
+        ("99999999999999999999", cap),
+        ("18446744073709551616", cap),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", cap),
+        ("Mon, 01 Jan 0001 00:00:00 GMT", Some(Duration::ZERO)),
+        ("-1", None),
+        ("1.5", None),
+        ("soon", None),
+        ("", None),
+    ];
+    let issuer = issuer();
+    for (value, expected) in cases {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(503).insert_header("retry-after", value))
+            .mount(&server)
+            .await;
+        let err = issuer
+            .request(request(&server.uri(), Grant::ClientCredentials))
+            .await
+            .unwrap_err();
+        assert!(err.is_transient(), "{value:?}: {err:?}");
+        assert_eq!(err.retry_after(), expected, "{value:?}");
+    }
+    // Bytes that are not text are no header value at all.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(429).insert_header(
+            "retry-after",
+            http::HeaderValue::from_bytes(b"\xff\xfe").unwrap(),
+        ))
+        .mount(&server)
+        .await;
+    let err = issuer
+        .request(request(&server.uri(), Grant::ClientCredentials))
+        .await
+        .unwrap_err();
+    assert_eq!(err.retry_after(), None);
+}
+
+#[tokio::test]
+async fn lifetimes_and_claims_beyond_range_are_refused_or_ignored_never_a_panic() {
+    let jwt = |claims: serde_json::Value| {
+        use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+        format!("{header}.{payload}.c2ln")
+    };
+    let with = |field: &str, value: serde_json::Value| {
+        let mut answer = wetix_answer(ACCESS, REFRESH);
+        answer[field] = value;
+        answer
+    };
+    let refused = [
+        (
+            with("expires_in", json!(i64::MAX)),
+            InvalidResponse::LifetimeOutOfRange {
+                field: "expires_in",
+            },
+        ),
+        (
+            with("expires_in", json!(u64::MAX)),
+            InvalidResponse::LifetimeOutOfRange {
+                field: "expires_in",
+            },
+        ),
+        (
+            with("refresh_token_expires_in", json!(1e300)),
+            InvalidResponse::LifetimeOutOfRange {
+                field: "refresh_token_expires_in",
+            },
+        ),
+        (
+            with("expires_in", json!(i64::MIN)),
+            InvalidResponse::NonPositiveLifetime {
+                field: "expires_in",
+            },
+        ),
+        (
+            with("access_token", json!(jwt(json!({"exp": -1})))),
+            InvalidResponse::AlreadyExpired {
+                field: "access_token",
+            },
+        ),
+    ];
+    for (answer, expected) in refused {
+        let got = invalid(answer_to(ResponseTemplate::new(200).set_body_json(answer)).await);
+        assert_eq!(got, expected);
+        assert!(!got.to_string().contains("9223372036854775807"), "{got}");
+    }
+    // Absurd claims are not believed; expires_in (60 days) decides.
+    for exp in [json!(1e300), json!(u64::MAX), json!("x"), json!(i64::MIN)] {
+        let answer = with("access_token", json!(jwt(json!({"exp": exp, "iat": exp}))));
+        let pair = answer_to(ResponseTemplate::new(200).set_body_json(answer))
+            .await
+            .unwrap();
+        assert_eq!(
+            pair.access.expires_at,
+            pair.access.issued_at + SignedDuration::from_hours(24 * 60),
+            "{exp}"
+        );
+    }
+}

@@ -121,7 +121,9 @@ pub async fn run(args: RefreshArgs) -> Result<Exit, Error> {
         args.timeout
     );
     let started = Instant::now();
-    let mut next_progress = started + PROGRESS_INTERVAL;
+    // `checked_add`: an Instant near the end of its range (never seen in practice) only stops
+    // the progress lines, never the wait.
+    let mut next_progress = started.checked_add(PROGRESS_INTERVAL);
     loop {
         let credential = api
             .get_opt(&name)
@@ -145,12 +147,14 @@ pub async fn run(args: RefreshArgs) -> Result<Exit, Error> {
                 timeout: args.timeout.to_string(),
             });
         }
-        if now >= next_progress {
+        if let Some(due) = next_progress
+            && now >= due
+        {
             eprintln!(
                 "Still waiting ({}s)...",
                 now.duration_since(started).as_secs()
             );
-            next_progress += PROGRESS_INTERVAL;
+            next_progress = due.checked_add(PROGRESS_INTERVAL);
         }
         let left = timeout.saturating_sub(now.duration_since(started));
         tokio::time::sleep(POLL_INTERVAL.min(left)).await;

@@ -71,7 +71,8 @@ pub async fn run(args: StatusArgs) -> Result<Exit, Error> {
 
     let single = args.name.is_some();
     let text = match args.output {
-        OutputFormat::Table if single => detail(&credentials[0], now),
+        // `fetch` returns exactly the one named credential here.
+        OutputFormat::Table if single => credentials.iter().map(|c| detail(c, now)).collect(),
         OutputFormat::Table if credentials.is_empty() => {
             if args.all_namespaces {
                 eprintln!("No WetixCredentials found.");

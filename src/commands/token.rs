@@ -264,7 +264,11 @@ pub fn render(pair: &TokenPair) -> String {
         refresh_token_expires_at: rfc3339(pair.refresh.expires_at),
         token_type: "Bearer",
     };
-    serde_json::to_string_pretty(&printed).expect("strings always serialize") + "\n"
+    // serde_json fails only on a map with non-string keys or a `Serialize` impl that errors;
+    // `Printed` is five string fields.
+    #[allow(clippy::expect_used, reason = "a struct of strings always serializes")]
+    let json = serde_json::to_string_pretty(&printed).expect("strings always serialize");
+    json + "\n"
 }
 
 #[cfg(test)]

@@ -232,3 +232,154 @@ fn our_annotation_values_fit_the_size_the_validation_reserves_for_them() {
         }
     }
 }
+
+/// `stored()` with every time of both lifetimes set to `t`.
+fn stored_at(t: Timestamp) -> StoredTokens {
+    let lifetime = Lifetime {
+        issued_at: t,
+        expires_at: t,
+    };
+    StoredTokens {
+        pair: TokenPair {
+            access: lifetime,
+            refresh: lifetime,
+            ..stored().pair
+        },
+        ..stored()
+    }
+}
+
+#[test]
+fn times_at_the_ends_of_the_range_are_written_and_read_back_to_the_second() {
+    let whole = |t: Timestamp| Timestamp::from_second(t.as_second()).unwrap();
+    let cases = [
+        (
+            "the earliest time",
+            Timestamp::MIN,
+            "-009999-01-02T01:59:59Z",
+        ),
+        (
+            "the latest time, rounded down",
+            Timestamp::MAX,
+            "9999-12-30T22:00:00Z",
+        ),
+        ("year 0", at("0000-01-01T00:00:00Z"), "0000-01-01T00:00:00Z"),
+        (
+            "the second before year 0",
+            at("-000001-12-31T23:59:59Z"),
+            "-000001-12-31T23:59:59Z",
+        ),
+        (
+            "half a second before the epoch, rounded down",
+            at("1969-12-31T23:59:59.5Z"),
+            "1969-12-31T23:59:59Z",
+        ),
+    ];
+    let cred = credential();
+    for (name, t, text) in cases {
+        assert_eq!(rfc3339(t), text, "{name}");
+        let written = desired(&cred, &stored_at(t));
+        assert_eq!(
+            written.annotations()[annotations::REFRESHED_AT],
+            text,
+            "{name}"
+        );
+        let floored = text.parse::<Timestamp>().unwrap();
+        assert_eq!(floored, whole(floored), "{name}");
+        assert_eq!(
+            inspect(Some(&written), &cred),
+            Existing::Valid(stored_at(floored)),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn an_edited_time_annotation_is_read_as_the_time_it_names_or_the_secret_is_damaged() {
+    let cred = credential();
+    let cases = [
+        // (name, value of wetix.my/access-token-expires-at, what it reads as)
+        (
+            "the latest second",
+            "9999-12-30T22:00:00Z",
+            Some(at("9999-12-30T22:00:00Z")),
+        ),
+        (
+            "the earliest second",
+            "-009999-01-02T01:59:59Z",
+            Some(Timestamp::MIN),
+        ),
+        (
+            "year 0",
+            "0000-01-01T00:00:00Z",
+            Some(at("0000-01-01T00:00:00Z")),
+        ),
+        (
+            "an offset",
+            "2026-11-25T10:00:00+14:00",
+            Some(at("2026-11-24T20:00:00Z")),
+        ),
+        (
+            "nanoseconds",
+            "2026-11-25T10:00:00.123456789Z",
+            Some(at("2026-11-25T10:00:00.123456789Z")),
+        ),
+        ("after the latest time", "9999-12-31T23:59:59Z", None),
+        ("a year past 9999", "+010000-01-01T00:00:00Z", None),
+        ("before the earliest time", "-009999-01-01T00:00:00Z", None),
+        ("Unix seconds", "1800000000", None),
+        ("i64::MAX", "9223372036854775807", None),
+        ("empty", "", None),
+        ("garbage", "tomorrow", None),
+        ("very long", &"9".repeat(100_000), None),
+        (
+            "a leap second",
+            "2026-12-31T23:59:60Z",
+            Some(at("2026-12-31T23:59:59Z")),
+        ),
+    ];
+    for (name, value, expected) in cases {
+        let mut secret = desired(&cred, &stored());
+        secret
+            .metadata
+            .annotations
+            .as_mut()
+            .unwrap()
+            .insert(annotations::ACCESS_TOKEN_EXPIRES_AT.into(), value.into());
+        let got = inspect(Some(&secret), &cred);
+        match expected {
+            Some(expires_at) => {
+                let mut want = stored();
+                want.pair.access.expires_at = expires_at;
+                assert_eq!(got, Existing::Valid(want), "{name}");
+            }
+            None => assert_eq!(got, Existing::Damaged, "{name}"),
+        }
+    }
+}
+
+#[test]
+fn token_keys_that_are_not_text_or_empty_make_the_secret_damaged() {
+    let cred = credential();
+    for key in [keys::ACCESS_TOKEN, keys::REFRESH_TOKEN] {
+        for (name, value) in [("not UTF-8", vec![0xff, 0xfe, 0x00]), ("empty", vec![])] {
+            let mut secret = desired(&cred, &stored());
+            secret
+                .data
+                .as_mut()
+                .unwrap()
+                .insert(key.into(), ByteString(value));
+            assert_eq!(
+                inspect(Some(&secret), &cred),
+                Existing::Damaged,
+                "{key} {name}"
+            );
+        }
+    }
+    let mut no_data = desired(&cred, &stored());
+    no_data.data = None;
+    assert_eq!(inspect(Some(&no_data), &cred), Existing::Damaged);
+    let mut no_annotations = desired(&cred, &stored());
+    no_annotations.metadata.annotations = None;
+    assert_eq!(inspect(Some(&no_annotations), &cred), Existing::Damaged);
+}

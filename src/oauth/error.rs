@@ -149,20 +149,38 @@ pub fn status_error(
 /// The wait a `Retry-After` header asks for, in either of its forms: delay-seconds (`120`) or an
 /// HTTP-date (`Wed, 21 Oct 2026 07:28:00 GMT`, measured from `now`; a date already past asks for
 /// no wait). Capped at [`MAX_RETRY_AFTER`]; `None` when the value is neither form.
+///
+/// Any header value gives an answer: a number of any length (`99999999999999999999`) is a very
+/// long wait, so the cap; a date after the last `Timestamp` (`Fri, 31 Dec 9999 23:59:59 GMT`)
+/// too; a sign, a fraction, a year past 9999 or anything else is neither form.
 pub fn parse_retry_after(value: &str, now: Timestamp) -> Option<Duration> {
     let value = value.trim();
     let wait = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
         // Too many digits to fit is still a number, and a very large one.
         Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX))
     } else {
-        let at = jiff::fmt::rfc2822::DateTimeParser::new()
-            .relaxed_weekday(true)
-            .parse_timestamp(value)
-            .ok()?;
-        let ahead = at.duration_since(now);
+        let ahead = http_date(value)?.duration_since(now);
         Duration::try_from(ahead.max(SignedDuration::ZERO)).unwrap_or(MAX_RETRY_AFTER)
     };
     Some(wait.min(MAX_RETRY_AFTER))
+}
+
+/// An HTTP-date (RFC 9110's IMF-fixdate, or the RFC 2822 dates it grew from). A well-formed
+/// date in the last hours of 9999, after the last `Timestamp` (9999-12-30T22:00:00Z), is read
+/// as that last `Timestamp`: it asks for a wait longer than any cap.
+fn http_date(value: &str) -> Option<Timestamp> {
+    if let Ok(at) = jiff::fmt::rfc2822::DateTimeParser::new()
+        .relaxed_weekday(true)
+        .parse_timestamp(value)
+    {
+        return Some(at);
+    }
+    let date = jiff::fmt::strtime::parse("%a, %d %b %Y %H:%M:%S GMT", value)
+        .ok()?
+        .to_datetime()
+        .ok()?;
+    let last = Timestamp::MAX.to_zoned(jiff::tz::TimeZone::UTC).datetime();
+    (date > last).then_some(Timestamp::MAX)
 }
 
 #[cfg(test)]

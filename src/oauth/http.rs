@@ -146,14 +146,17 @@ enum ReadError {
     Transport(reqwest::Error),
 }
 
-/// Reads the body, refusing to hold more than `limit` bytes.
+/// Reads the body, refusing to hold more than `limit` bytes: a declared `Content-Length` above
+/// it is refused before reading, and a body without one (or longer than it said) as soon as
+/// the chunks read add up to more.
 async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, ReadError> {
-    if response.content_length().is_some_and(|n| n > limit as u64) {
+    let limit_u64 = u64::try_from(limit).unwrap_or(u64::MAX);
+    if response.content_length().is_some_and(|n| n > limit_u64) {
         return Err(ReadError::TooLarge);
     }
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(ReadError::Transport)? {
-        if body.len() + chunk.len() > limit {
+        if body.len().saturating_add(chunk.len()) > limit {
             return Err(ReadError::TooLarge);
         }
         body.extend_from_slice(&chunk);

@@ -260,3 +260,144 @@ fn renew_before_longer_than_the_lifetime_falls_back_to_the_percentage() {
         }
     );
 }
+
+#[test]
+fn retry_at_saturates_at_the_end_of_time() {
+    let second = SignedDuration::from_secs(1);
+    let cases = [
+        // (name, failed at, kind, attempts, Retry-After, expected)
+        (
+            "at the end of time",
+            Timestamp::MAX,
+            FailureKind::Transient,
+            1,
+            None,
+            Timestamp::MAX,
+        ),
+        (
+            "a second before the end, rejected",
+            Timestamp::MAX.checked_sub(second).unwrap(),
+            FailureKind::Rejected,
+            1,
+            None,
+            Timestamp::MAX,
+        ),
+        (
+            "the most attempts and the longest Retry-After",
+            Timestamp::MAX.checked_sub(second).unwrap(),
+            FailureKind::Transient,
+            u32::MAX,
+            Some(Duration::MAX),
+            Timestamp::MAX,
+        ),
+        (
+            "at the start of time",
+            Timestamp::MIN,
+            FailureKind::Transient,
+            u32::MAX,
+            Some(Duration::MAX),
+            Timestamp::MIN
+                .checked_add(SignedDuration::from_mins(5))
+                .unwrap(),
+        ),
+        (
+            "zero attempts counts as one",
+            at("2026-11-25T10:00:00Z"),
+            FailureKind::Transient,
+            0,
+            None,
+            at("2026-11-25T10:00:05Z"),
+        ),
+    ];
+    for (name, failed_at, kind, attempts, retry_after, expected) in cases {
+        let failure = LastFailure {
+            at: failed_at,
+            retry_after,
+            ..failed(attempts, kind)
+        };
+        assert_eq!(retry_at(&failure, Jitter::none()), expected, "{name}");
+    }
+}
+
+#[test]
+fn a_failure_dated_beyond_the_clock_skew_is_not_believed_and_retries_at_once() {
+    let policy = RenewPolicy::default();
+    let now = at("2026-11-25T10:00:00Z");
+    let cases = [
+        ("a second ago", at("2026-11-25T09:59:59Z"), true),
+        (
+            "a minute ahead (another replica's clock)",
+            at("2026-11-25T10:01:00Z"),
+            true,
+        ),
+        ("exactly the skew ahead", at("2026-11-25T10:05:00Z"), true),
+        (
+            "a second beyond the skew",
+            at("2026-11-25T10:05:01Z"),
+            false,
+        ),
+        ("the last day of 9999", at("9999-12-30T00:00:00Z"), false),
+        ("the end of time", Timestamp::MAX, false),
+    ];
+    for (name, failed_at, waits) in cases {
+        let failure = LastFailure {
+            at: failed_at,
+            ..failed(8, FailureKind::Transient)
+        };
+        let mut o = observed(None, &policy);
+        o.last_failure = Some(&failure);
+        let got = plan(&o, now);
+        if waits {
+            assert!(matches!(got, Plan::Wait { .. }), "{name}: {got:?}");
+        } else {
+            assert!(
+                is_client_credentials(&got, Why::NoTokens),
+                "{name}: {got:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn stored_lifetimes_at_the_ends_of_time_give_a_plan_at_any_time() {
+    let policy = RenewPolicy {
+        renew_before: Some(Duration::MAX),
+        percentage: u8::MAX,
+    };
+    let ends = [Timestamp::MIN, Timestamp::UNIX_EPOCH, Timestamp::MAX];
+    for issued_at in ends {
+        for expires_at in ends {
+            let lifetime = crate::tokens::Lifetime {
+                issued_at,
+                expires_at,
+            };
+            let mut s = stored();
+            s.pair.access = lifetime;
+            s.pair.refresh = lifetime;
+            for now in ends {
+                let failure = LastFailure {
+                    at: now,
+                    retry_after: Some(Duration::MAX),
+                    ..failed(u32::MAX, FailureKind::Transient)
+                };
+                for last_failure in [None, Some(&failure)] {
+                    let mut o = observed(Some(&s), &policy);
+                    o.last_failure = last_failure;
+                    o.jitter = Jitter::from_fraction(0.999);
+                    let got = plan(&o, now);
+                    let case = format!("{issued_at}..{expires_at} at {now}: {got:?}");
+                    let due = next_renewal(&s, &policy, o.jitter);
+                    assert!(due <= expires_at, "{case}: due {due}");
+                    match got {
+                        Plan::Keep { next_refresh } => {
+                            assert_eq!(next_refresh, due, "{case}");
+                            assert!(next_refresh > now, "{case}");
+                        }
+                        Plan::Wait { until } => assert!(until > now, "{case}"),
+                        Plan::Request { .. } => assert!(due <= now, "{case}"),
+                    }
+                }
+            }
+        }
+    }
+}

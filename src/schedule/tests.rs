@@ -273,3 +273,103 @@ fn wait_constants_match_the_contract() {
     assert_eq!(CLIENT_REJECTED_RETRY, Duration::from_secs(300));
     assert_eq!(MAX_RETRY_DELAY, Duration::from_secs(300));
 }
+
+/// Lifetimes at and next to the ends of `Timestamp`'s range, in and out of order.
+fn extreme_lifetimes() -> Vec<(&'static str, Lifetime)> {
+    let nanosecond = SignedDuration::from_nanos(1);
+    let after_min = Timestamp::MIN.checked_add(nanosecond).unwrap();
+    let before_max = Timestamp::MAX.checked_sub(nanosecond).unwrap();
+    let now = ts("2026-11-25T10:00:00Z");
+    let at = |issued_at, expires_at| Lifetime {
+        issued_at,
+        expires_at,
+    };
+    vec![
+        ("the whole range", at(Timestamp::MIN, Timestamp::MAX)),
+        (
+            "the whole range reversed",
+            at(Timestamp::MAX, Timestamp::MIN),
+        ),
+        ("one nanosecond at the start", at(Timestamp::MIN, after_min)),
+        ("one nanosecond at the end", at(before_max, Timestamp::MAX)),
+        ("both at the start", at(Timestamp::MIN, Timestamp::MIN)),
+        ("both at the end", at(Timestamp::MAX, Timestamp::MAX)),
+        ("now until the end of time", at(now, Timestamp::MAX)),
+        ("the start of time until now", at(Timestamp::MIN, now)),
+        ("epoch until now", at(Timestamp::UNIX_EPOCH, now)),
+    ]
+}
+
+#[test]
+fn every_lifetime_and_policy_gets_a_renewal_within_the_lifetime() {
+    let renew_befores = [
+        None,
+        Some(Duration::ZERO),
+        Some(Duration::from_nanos(1)),
+        Some(Duration::from_secs(i64::MAX as u64)),
+        Some(Duration::from_secs(u64::MAX)),
+        Some(Duration::MAX),
+    ];
+    let jitters = [
+        Jitter::none(),
+        Jitter::from_fraction(0.5),
+        Jitter::from_fraction(1.0),
+        Jitter::from_fraction(f64::INFINITY),
+    ];
+    for (name, lifetime) in extreme_lifetimes() {
+        let earliest = lifetime.issued_at.min(lifetime.expires_at);
+        for renew_before in renew_befores {
+            for percentage in [0, 1, 33, 99, 100, u8::MAX] {
+                for jitter in jitters {
+                    let got = renew_at(lifetime, &policy(renew_before, percentage), jitter);
+                    let case = format!("{name}, {renew_before:?}, {percentage}%, {jitter:?}");
+                    assert!(got <= lifetime.expires_at, "{case}: {got} after expiry");
+                    assert!(got >= earliest, "{case}: {got} before the lifetime");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_lifetime_spanning_all_of_time_renews_by_the_percentage() {
+    let all = Lifetime {
+        issued_at: Timestamp::MIN,
+        expires_at: Timestamp::MAX,
+    };
+    // 1% of the 19998 years from -9999 to 9999: 200 years before the end of 9999.
+    let got = renew_at(all, &policy(None, 1), Jitter::none());
+    assert_eq!(got.strftime("%Y").to_string(), "9800");
+    assert_eq!(got.subsec_nanosecond(), 0);
+    // A renewBefore longer than any Duration a SignedDuration holds falls back the same way.
+    let beyond = renew_at(all, &policy(Some(Duration::MAX), 1), Jitter::none());
+    assert_eq!(beyond, got);
+}
+
+#[test]
+fn retry_delay_is_capped_for_any_attempt_count_and_retry_after() {
+    let retry_afters = [
+        None,
+        Some(Duration::ZERO),
+        Some(Duration::from_secs(u64::MAX)),
+        Some(Duration::MAX),
+    ];
+    let jitters = [
+        Jitter::none(),
+        Jitter::from_fraction(0.999_999),
+        Jitter::from_uid("x"),
+    ];
+    for attempts in [0, 1, 7, 8, 31, 32, 33, 64, u32::MAX - 1, u32::MAX] {
+        for retry_after in retry_afters {
+            for jitter in jitters {
+                let got = retry_delay(attempts, retry_after, jitter);
+                let case = format!("{attempts} {retry_after:?} {jitter:?}");
+                assert!(got <= MAX_RETRY_DELAY, "{case}: {got:?}");
+                assert!(got >= Duration::from_secs(4), "{case}: {got:?}");
+                if retry_after.is_some_and(|r| r >= MAX_RETRY_DELAY) {
+                    assert_eq!(got, MAX_RETRY_DELAY, "{case}");
+                }
+            }
+        }
+    }
+}

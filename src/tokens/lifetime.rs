@@ -34,6 +34,13 @@ pub struct KnownRefresh<'a> {
 /// - A refresh of a [`KnownRefresh`] answered with the *same* refresh token keeps its
 ///   `lifetime.issued_at`, and its expiry never moves later than `lifetime.expires_at` (WeTix
 ///   repeats the full `refresh_token_expires_in` without extending the token).
+///
+/// Out of range, refused or ignored, never clamped into a made-up lifetime: a `*_expires_in`
+/// whose end (`sent_at +` it) lies past the last `Timestamp` is refused as
+/// [`InvalidResponse::LifetimeOutOfRange`] naming the field (a server that says so is broken,
+/// and no renewal could be scheduled by it); a JWT claim that is not a number or not a
+/// `Timestamp` is ignored, as if absent, since the claims only ever shorten what `expires_in`
+/// declares.
 pub fn token_pair_from_response(
     response: TokenResponse,
     known_refresh: Option<KnownRefresh<'_>>,

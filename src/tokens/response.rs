@@ -46,13 +46,29 @@ impl TokenResponse {
         for (field, is_expected) in expected {
             match object.get(field) {
                 Some(value) if !value.is_null() && !is_expected(value) => {
-                    return Err(InvalidResponse::WrongType { field });
+                    return Err(wrong_type(field, value));
                 }
                 _ => {}
             }
         }
         serde_json::from_value(serde_json::Value::Object(object))
             .map_err(|_| InvalidResponse::NotJson)
+    }
+}
+
+/// Why `value` cannot be the `field` it is in. A lifetime is a whole number of seconds that
+/// fits in an `i64`: a number beyond that range (`1e300`, `99999999999999999999`, anything
+/// from 2^63 up) is a lifetime too large to hold, and a non-positive one that is not an `i64`
+/// (`-1e300`) is not positive; both are refused like their `i64` counterparts. Any other
+/// number (`5184000.5`) or value is of the wrong type.
+fn wrong_type(field: &'static str, value: &serde_json::Value) -> InvalidResponse {
+    // 2^63, exactly: the first value an i64 cannot hold.
+    const BEYOND_I64: f64 = 9_223_372_036_854_775_808.0;
+    let is_lifetime = field == EXPIRES_IN || field == REFRESH_TOKEN_EXPIRES_IN;
+    match value.as_f64() {
+        Some(n) if is_lifetime && n >= BEYOND_I64 => InvalidResponse::LifetimeOutOfRange { field },
+        Some(n) if is_lifetime && n <= 0.0 => InvalidResponse::NonPositiveLifetime { field },
+        _ => InvalidResponse::WrongType { field },
     }
 }
 

@@ -232,3 +232,55 @@ fn yaml_has_the_same_shape_as_json() {
     assert_eq!(parsed, from_json);
     assert!(text.contains("name: ticketing"), "{text}");
 }
+
+#[test]
+fn durations_and_relative_times_at_the_ends_of_the_range_read_as_years() {
+    let cases = [
+        (SignedDuration::MAX, "292471208677y"),
+        (SignedDuration::MIN, "0s"),
+        (SignedDuration::from_secs(i64::MAX), "292471208677y"),
+        (SignedDuration::from_secs(i64::MIN), "0s"),
+    ];
+    for (d, expected) in cases {
+        assert_eq!(human_duration(d), expected, "{d:?}");
+    }
+    let now = at(NOW);
+    // Years of 365 days, as kubectl counts them: 7973 calendar years ahead read as 7978.
+    let relative_cases = [
+        (Timestamp::MAX, Timestamp::MIN, "in 20012y"),
+        (Timestamp::MIN, Timestamp::MAX, "20012y ago"),
+        (Timestamp::MAX, Timestamp::MAX, "now"),
+        (Timestamp::MIN, Timestamp::MIN, "now"),
+        (Timestamp::MAX, now, "in 7978y"),
+        (Timestamp::MIN, now, "12033y ago"),
+    ];
+    for (t, now, expected) in relative_cases {
+        assert_eq!(relative(t, now), expected, "{t} from {now}");
+    }
+}
+
+#[test]
+fn a_status_holding_the_extremes_of_every_field_still_prints_in_every_format() {
+    let mut c = failing();
+    let status = c.status.as_mut().unwrap();
+    status.observed_generation = Some(i64::MIN);
+    status.failed_attempts = u32::MAX;
+    status.access_token_expires_at = Some(Time(Timestamp::MAX));
+    status.refresh_token_expires_at = Some(Time(Timestamp::MIN));
+    status.last_refresh_time = Some(Time(Timestamp::MIN));
+    status.next_refresh_time = Some(Time(Timestamp::MAX));
+    status.last_failure_time = Some(Time(Timestamp::MAX));
+    status.conditions = vec![ready("", "", "")];
+    status.secret_name = Some(String::new());
+    status.last_refresh_request = "x".repeat(10_000);
+    for now in [Timestamp::MIN, at(NOW), Timestamp::MAX] {
+        let row = table(std::slice::from_ref(&c), true, now);
+        assert!(row.contains("9999-12-30T22:00:00Z"), "{row}");
+        assert!(row.contains("-009999-01-02T01:59:59Z"), "{row}");
+        assert!(row.contains(&u32::MAX.to_string()), "{row}");
+        let shown = detail(&c, now);
+        assert!(shown.contains("9999-12-30T22:00:00Z"), "{shown}");
+        json(std::slice::from_ref(&c), true).unwrap();
+        yaml(std::slice::from_ref(&c), true).unwrap();
+    }
+}

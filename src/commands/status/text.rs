@@ -95,7 +95,8 @@ fn align(lines: &[Vec<String>]) -> String {
         .map(|i| {
             lines
                 .iter()
-                .map(|l| l[i].chars().count())
+                .filter_map(|l| l.get(i))
+                .map(|cell| cell.chars().count())
                 .max()
                 .unwrap_or(0)
         })
@@ -106,7 +107,8 @@ fn align(lines: &[Vec<String>]) -> String {
         for (i, cell) in line.iter().enumerate() {
             text.push_str(cell);
             if i + 1 < line.len() {
-                let pad = widths[i] - cell.chars().count() + 3;
+                let width = widths.get(i).copied().unwrap_or(0);
+                let pad = width.saturating_sub(cell.chars().count()) + 3;
                 text.extend(std::iter::repeat_n(' ', pad));
             }
         }

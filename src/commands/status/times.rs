@@ -7,7 +7,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use crate::managed_secret::rfc3339;
 
 /// `d` the way kubectl prints ages: two significant units while short ("3h12m", "5d4h"),
-/// one once long ("39d"). A negative duration reads as zero.
+/// one once long ("39d"). A negative duration reads as zero; every other one, up to
+/// `SignedDuration::MAX`, as some number of its units (only divisions, nothing to overflow).
 pub fn human_duration(d: SignedDuration) -> String {
     let seconds = d.as_secs().max(0);
     if seconds < 120 {
@@ -49,15 +50,18 @@ fn with_rest(major: i64, major_unit: &str, minor: i64, minor_unit: &str) -> Stri
     }
 }
 
-/// `t` relative to `now`: "in 39d", "3h ago", or "now" within a second.
+/// `t` relative to `now`: "in 39d", "3h ago", or "now" within a second. Any two times a
+/// status can hold, `Timestamp::MIN` and `Timestamp::MAX` included, read as some number of
+/// years.
 pub fn relative(t: Timestamp, now: Timestamp) -> String {
     let ahead = t.duration_since(now);
-    if ahead.abs() < SignedDuration::from_secs(1) {
+    if ahead.unsigned_abs() < std::time::Duration::from_secs(1) {
         "now".to_owned()
     } else if ahead.is_positive() {
         format!("in {}", human_duration(ahead))
     } else {
-        format!("{} ago", human_duration(-ahead))
+        let ago = ahead.checked_neg().unwrap_or(SignedDuration::MAX);
+        format!("{} ago", human_duration(ago))
     }
 }
 

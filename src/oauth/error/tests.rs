@@ -162,3 +162,94 @@ fn the_invalid_answer_travels_as_the_source_not_in_the_message() {
     let source = std::error::Error::source(&error).unwrap().to_string();
     assert!(source.contains("expires_in"));
 }
+
+#[test]
+fn retry_after_at_the_extremes_is_capped_or_ignored() {
+    let now = ts("2026-11-25T10:00:00Z");
+    let cap = Some(MAX_RETRY_AFTER);
+    let cases = [
+        // (name, value, now, expected)
+        ("twenty nines", "99999999999999999999", now, cap),
+        ("u64::MAX", "18446744073709551615", now, cap),
+        ("u64::MAX + 1", "18446744073709551616", now, cap),
+        ("a thousand digits", &"9".repeat(1000), now, cap),
+        (
+            "leading zeros",
+            "000000000000000000000000017",
+            now,
+            Some(Duration::from_secs(17)),
+        ),
+        (
+            "the last HTTP-date",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+            now,
+            cap,
+        ),
+        (
+            "an hour after the last Timestamp",
+            "Thu, 30 Dec 9999 23:00:00 GMT",
+            now,
+            cap,
+        ),
+        (
+            "the last Timestamp's own second",
+            "Thu, 30 Dec 9999 22:00:00 GMT",
+            now,
+            cap,
+        ),
+        (
+            "the first HTTP-date",
+            "Mon, 01 Jan 0001 00:00:00 GMT",
+            now,
+            Some(Duration::ZERO),
+        ),
+        (
+            "a date measured from the start of time",
+            "Wed, 25 Nov 2026 10:00:00 GMT",
+            Timestamp::MIN,
+            cap,
+        ),
+        (
+            "a date measured from the end of time",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+            Timestamp::MAX,
+            Some(Duration::ZERO),
+        ),
+        (
+            "a year beyond 9999",
+            "Sat, 01 Jan 10000 00:00:00 GMT",
+            now,
+            None,
+        ),
+        ("negative", "-1", now, None),
+        ("i64::MIN", "-9223372036854775808", now, None),
+        ("plus sign", "+5", now, None),
+        ("exponent", "1e3", now, None),
+        ("hex", "0x10", now, None),
+        ("non-ASCII digits", "\u{0661}\u{0662}", now, None),
+        ("two numbers", "1 2", now, None),
+        (
+            "a date with garbage after it",
+            "Wed, 25 Nov 2026 10:01:30 GMT x",
+            now,
+            None,
+        ),
+        (
+            "an impossible date",
+            "Wed, 31 Feb 2026 10:00:00 GMT",
+            now,
+            None,
+        ),
+        (
+            "an impossible hour",
+            "Wed, 25 Nov 2026 25:00:00 GMT",
+            now,
+            None,
+        ),
+        ("control characters", "\u{0}\u{7f}", now, None),
+        ("only spaces", "   ", now, None),
+    ];
+    for (name, value, now, expected) in cases {
+        assert_eq!(parse_retry_after(value, now), expected, "{name}");
+    }
+}

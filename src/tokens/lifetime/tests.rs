@@ -274,3 +274,238 @@ fn each_invalid_answer_names_its_field_and_never_its_value() {
         }
     }
 }
+
+/// What an answer with these lifetimes, sent at `sent_at`, becomes: `Ok` with the access and
+/// refresh expiries, or the refusal.
+fn lifetimes(
+    expires_in: i64,
+    refresh_expires_in: i64,
+    sent_at: Timestamp,
+) -> Result<(Timestamp, Timestamp), InvalidResponse> {
+    let mut response = answer("opaque-access", "opaque-refresh");
+    response.expires_in = Some(expires_in);
+    response.refresh_token_expires_in = Some(refresh_expires_in);
+    let pair = token_pair_from_response(response, None, sent_at)?;
+    Ok((pair.access.expires_at, pair.refresh.expires_at))
+}
+
+#[test]
+fn lifetimes_at_and_beyond_the_i64_range_are_refused_naming_the_field() {
+    let sent = ts(SENT);
+    let out_of_range = |field| Err(InvalidResponse::LifetimeOutOfRange { field });
+    let not_positive = |field| Err(InvalidResponse::NonPositiveLifetime { field });
+    let second = SignedDuration::from_secs(1);
+    let to_the_end = Timestamp::MAX.duration_since(sent).as_secs();
+    let cases = [
+        // (name, expires_in, refresh_token_expires_in, sent at, expected)
+        ("i64::MAX", i64::MAX, 60, sent, out_of_range("expires_in")),
+        ("i64::MIN", i64::MIN, 60, sent, not_positive("expires_in")),
+        ("zero", 0, 60, sent, not_positive("expires_in")),
+        ("minus one", -1, 60, sent, not_positive("expires_in")),
+        (
+            "refresh i64::MAX",
+            60,
+            i64::MAX,
+            sent,
+            out_of_range("refresh_token_expires_in"),
+        ),
+        (
+            "refresh i64::MIN",
+            60,
+            i64::MIN,
+            sent,
+            not_positive("refresh_token_expires_in"),
+        ),
+        (
+            "one second past the end of time",
+            to_the_end + 1,
+            60,
+            sent,
+            out_of_range("expires_in"),
+        ),
+        (
+            "up to the last whole second there is",
+            to_the_end,
+            to_the_end,
+            sent,
+            Ok((
+                sent.checked_add(SignedDuration::from_secs(to_the_end))
+                    .unwrap(),
+                sent.checked_add(SignedDuration::from_secs(to_the_end))
+                    .unwrap(),
+            )),
+        ),
+        (
+            "sent at the last second, for one second",
+            1,
+            1,
+            Timestamp::MAX.checked_sub(second).unwrap(),
+            Ok((Timestamp::MAX, Timestamp::MAX)),
+        ),
+        (
+            "sent at the end of time, for one second",
+            1,
+            1,
+            Timestamp::MAX,
+            out_of_range("expires_in"),
+        ),
+        (
+            "sent at the start of time, for a long time",
+            600_000_000_000,
+            60,
+            Timestamp::MIN,
+            Ok((
+                Timestamp::MIN
+                    .checked_add(SignedDuration::from_secs(600_000_000_000))
+                    .unwrap(),
+                Timestamp::MIN
+                    .checked_add(SignedDuration::from_mins(1))
+                    .unwrap(),
+            )),
+        ),
+    ];
+    for (name, expires_in, refresh_expires_in, sent_at, expected) in cases {
+        let got = lifetimes(expires_in, refresh_expires_in, sent_at);
+        assert_eq!(got, expected, "{name}");
+        if let Err(err) = got {
+            let message = format!("{err} {err:?}");
+            for value in [expires_in, refresh_expires_in] {
+                assert!(!message.contains(&value.to_string()), "{name}: {message}");
+            }
+        }
+    }
+}
+
+#[test]
+fn absurd_jwt_claims_never_make_a_token_live_longer_nor_panic() {
+    let sixty_days = "2027-01-24T10:00:00Z";
+    let cases = [
+        // (name, claims, expected access expiry or refusal, expected issued_at)
+        (
+            "exp 1e300",
+            serde_json::json!({"exp": 1e300}),
+            Ok(sixty_days),
+            SENT,
+        ),
+        (
+            "exp -1e300",
+            serde_json::json!({"exp": -1e300}),
+            Ok(sixty_days),
+            SENT,
+        ),
+        (
+            "exp u64::MAX",
+            serde_json::json!({"exp": u64::MAX}),
+            Ok(sixty_days),
+            SENT,
+        ),
+        (
+            "exp i64::MAX",
+            serde_json::json!({"exp": i64::MAX}),
+            Ok(sixty_days),
+            SENT,
+        ),
+        (
+            "exp i64::MIN",
+            serde_json::json!({"exp": i64::MIN}),
+            Ok(sixty_days),
+            SENT,
+        ),
+        (
+            "exp \"x\"",
+            serde_json::json!({"exp": "x"}),
+            Ok(sixty_days),
+            SENT,
+        ),
+        (
+            "exp true",
+            serde_json::json!({"exp": true}),
+            Ok(sixty_days),
+            SENT,
+        ),
+        (
+            "exp an object",
+            serde_json::json!({"exp": {"a": 1}}),
+            Ok(sixty_days),
+            SENT,
+        ),
+        (
+            "exp -1, before the epoch: already expired",
+            serde_json::json!({"exp": -1}),
+            Err(InvalidResponse::AlreadyExpired {
+                field: "access_token",
+            }),
+            SENT,
+        ),
+        (
+            "exp 0: already expired",
+            serde_json::json!({"exp": 0}),
+            Err(InvalidResponse::AlreadyExpired {
+                field: "access_token",
+            }),
+            SENT,
+        ),
+        (
+            "exp at the earliest Timestamp: already expired",
+            serde_json::json!({"exp": Timestamp::MIN.as_second()}),
+            Err(InvalidResponse::AlreadyExpired {
+                field: "access_token",
+            }),
+            SENT,
+        ),
+        (
+            "exp at the latest Timestamp: expires_in wins",
+            serde_json::json!({"exp": Timestamp::MAX.as_second()}),
+            Ok(sixty_days),
+            SENT,
+        ),
+        (
+            "iat 1e300",
+            serde_json::json!({"iat": 1e300}),
+            Ok(sixty_days),
+            SENT,
+        ),
+        (
+            "iat -1",
+            serde_json::json!({"iat": -1}),
+            Ok(sixty_days),
+            SENT,
+        ),
+        (
+            "iat i64::MIN",
+            serde_json::json!({"iat": i64::MIN}),
+            Ok(sixty_days),
+            SENT,
+        ),
+        (
+            "iat u64::MAX",
+            serde_json::json!({"iat": u64::MAX}),
+            Ok(sixty_days),
+            SENT,
+        ),
+        (
+            "iat at the latest Timestamp",
+            serde_json::json!({"iat": Timestamp::MAX.as_second()}),
+            Ok(sixty_days),
+            SENT,
+        ),
+        (
+            "iat \"x\"",
+            serde_json::json!({"iat": "x"}),
+            Ok(sixty_days),
+            SENT,
+        ),
+    ];
+    for (name, claims, expected, issued_at) in cases {
+        let token = jwt(claims);
+        let got = token_pair_from_response(answer(&token, "refresh"), None, ts(SENT));
+        match (got, expected) {
+            (Ok(pair), Ok(expires_at)) => {
+                assert_eq!(pair.access.expires_at, ts(expires_at), "{name}");
+                assert_eq!(pair.access.issued_at, ts(issued_at), "{name}");
+            }
+            (Err(err), Err(expected)) => assert_eq!(err, expected, "{name}"),
+            (got, expected) => panic!("{name}: got {got:?}, expected {expected:?}"),
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! each call leaves behind.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -50,9 +51,15 @@ async fn serve_call(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    tokio::spawn(handle(shared, endpoint, headers, body))
-        .await
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+    shared.in_flight.fetch_add(1, Ordering::SeqCst);
+    let answered = Arc::clone(&shared);
+    tokio::spawn(async move {
+        let response = handle(shared, endpoint, headers, body).await;
+        answered.in_flight.fetch_sub(1, Ordering::SeqCst);
+        response
+    })
+    .await
+    .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 async fn handle(

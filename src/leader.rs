@@ -73,7 +73,9 @@ pub const RENEW_INTERVAL: Duration = Duration::from_secs(5);
 /// 5 s shorter than [`LEASE_DURATION`], so the old holder has stopped before any standby may
 /// take over: a standby times the Lease from when it read the last renewal, which is after the
 /// renewal reached the API server; the margin covers the time from there until the holder
-/// heard back, and the time to stop.
+/// heard back, and the time to stop. Stopping means starting no more reconciles: the ones
+/// already running may finish their writes after it (`run::LOST_LEADERSHIP_GRACE`), each
+/// conditional on the version of the Secret it read.
 pub const RENEW_DEADLINE: Duration = Duration::from_secs(10);
 
 /// How often a standby reads the Lease, and how soon a failed renewal is tried again. Bounds

@@ -390,7 +390,7 @@ async fn tokens_obtained_after_the_lease_is_taken_away_are_still_written(server:
         .inject(Endpoint::Refresh, Fault::Delay(SLOW_ANSWER), 1);
     stack.request_refresh("ticketing", "now-1").await;
     let deadline = Instant::now() + WAIT;
-    while stack.wetix.in_flight() == 0 {
+    while stack.wetix.delayed_calls() == 0 {
         assert!(
             Instant::now() < deadline,
             "a never asked for the refresh:\n{}",
@@ -407,7 +407,7 @@ async fn tokens_obtained_after_the_lease_is_taken_away_are_still_written(server:
         a.logs()
     );
     assert_eq!(
-        stack.wetix.in_flight(),
+        stack.wetix.delayed_calls(),
         1,
         "a lost the Lease before WeTix answered"
     );

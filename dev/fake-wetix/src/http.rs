@@ -51,15 +51,9 @@ async fn serve_call(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    shared.in_flight.fetch_add(1, Ordering::SeqCst);
-    let answered = Arc::clone(&shared);
-    tokio::spawn(async move {
-        let response = handle(shared, endpoint, headers, body).await;
-        answered.in_flight.fetch_sub(1, Ordering::SeqCst);
-        response
-    })
-    .await
-    .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+    tokio::spawn(handle(shared, endpoint, headers, body))
+        .await
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 async fn handle(
@@ -73,7 +67,9 @@ async fn handle(
     let client_id = credentials.as_ref().map(|c| c.id.clone());
     let fault = lock(&shared.faults).take(endpoint);
     if let Some(Fault::Delay(delay)) = fault {
+        shared.delayed.fetch_add(1, Ordering::SeqCst);
         tokio::time::sleep(delay).await;
+        shared.delayed.fetch_sub(1, Ordering::SeqCst);
     }
     let replaced = fault.and_then(|f| faulty_answer(&shared, f, client_id.as_deref(), arrived));
     let response = match replaced {

@@ -20,8 +20,8 @@ pub(crate) struct Shared {
     pub(crate) authority: Mutex<Authority>,
     pub(crate) faults: Mutex<FaultQueue>,
     pub(crate) calls: Mutex<Vec<Call>>,
-    /// Calls arrived and not answered yet (a delayed answer counts until it is sent).
-    pub(crate) in_flight: AtomicUsize,
+    /// Calls a [`Fault::Delay`] holds now.
+    pub(crate) delayed: AtomicUsize,
     pub(crate) clock: Clock,
 }
 
@@ -52,7 +52,7 @@ impl FakeWetix {
             authority: Mutex::new(Authority::new(settings, fresh_signing_key())),
             faults: Mutex::new(FaultQueue::default()),
             calls: Mutex::new(Vec::new()),
-            in_flight: AtomicUsize::new(0),
+            delayed: AtomicUsize::new(0),
             clock: Clock::default(),
         });
         let (stop, stopped) = oneshot::channel::<()>();
@@ -132,11 +132,11 @@ impl FakeWetix {
         lock(&self.shared.calls).clone()
     }
 
-    /// How many calls have arrived and are not handled yet: a call held by a [`Fault::Delay`]
-    /// counts until its answer is logged in [`FakeWetix::calls`] and sent. A client that hung
-    /// up on a call does not end it; it is handled to the end.
-    pub fn in_flight(&self) -> usize {
-        self.shared.in_flight.load(Ordering::SeqCst)
+    /// How many calls a [`Fault::Delay`] holds now: each counts from its arrival until its
+    /// delay is over, when it is handled, logged in [`FakeWetix::calls`] and answered at once.
+    /// A client that hangs up meanwhile does not end it: it is handled to the end.
+    pub fn delayed_calls(&self) -> usize {
+        self.shared.delayed.load(Ordering::SeqCst)
     }
 
     /// Whether `refresh_token` would be accepted by a refresh now: issued by this server and

@@ -241,6 +241,14 @@ impl Cli {
         let mut command = invocation.command();
         let matches = command.try_get_matches_from_mut(args)?;
         let cli = Self::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
+        if let Command::Run(args) = &cli.command
+            && let Some(why) = args.refusal()
+        {
+            let run = command
+                .find_subcommand_mut("run")
+                .expect("run is a subcommand");
+            return Err(run.error(clap::error::ErrorKind::MissingRequiredArgument, why));
+        }
         Ok((invocation, cli))
     }
 
@@ -277,14 +285,38 @@ pub struct RunArgs {
     #[arg(long, env = "WETIX_LEASE_NAMESPACE", default_value = "wetix-operator")]
     pub lease_namespace: String,
 
-    /// This replica's name in the Lease. The manifests in deploy/ set POD_NAME to the pod's
-    /// name; replicas sharing a name would both count as the holder.
-    #[arg(long, env = "POD_NAME", default_value = "wetix-operator")]
+    /// This replica's name in the Lease and in its Events. The manifests in deploy/ set
+    /// POD_NAME to the pod's name; with --leader-elect it must be set and unique per replica.
+    #[arg(long, env = "POD_NAME", default_value = DEFAULT_IDENTITY)]
     pub identity: String,
 
     /// Log format.
     #[arg(long, env = "WETIX_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+/// The identity of a replica started without `--identity` or `POD_NAME`: enough to name the
+/// one replica in its Events, refused with `--leader-elect`.
+pub const DEFAULT_IDENTITY: &str = "wetix-operator";
+
+impl RunArgs {
+    /// Why `run` refuses these flags, if it does. With `--leader-elect` the identity is the
+    /// replica's name in the Lease: two replicas with the default name (or none) would both
+    /// take the Lease for their own and reconcile at once, so each needs a name of its own.
+    pub fn refusal(&self) -> Option<String> {
+        if !self.leader_elect {
+            return None;
+        }
+        let got = match self.identity.trim() {
+            "" => "an empty one".to_owned(),
+            DEFAULT_IDENTITY => format!("the default {DEFAULT_IDENTITY:?}"),
+            _ => return None,
+        };
+        Some(format!(
+            "--leader-elect needs an identity unique to each replica, got {got}: set --identity \
+             or POD_NAME (the manifests in deploy/ set POD_NAME to the pod's name)"
+        ))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

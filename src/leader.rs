@@ -1,26 +1,31 @@
 //! Leader election: with `--leader-elect`, only the replica holding the coordination.k8s.io/v1
 //! Lease `wetix-operator` runs the controller; the others wait as healthy standbys.
 //!
-//! The rules are here, as pure functions of the Lease and the time: [`decide`] what a round
-//! does, and the spec it writes ([`claimed`], [`released`]). The loops that carry them out are
-//! in `elector` ([`Elector`]), and its reads and writes go through `lease_api` ([`LeaseApi`]),
-//! so that tests run the loops on an in-memory Lease under a paused clock.
+//! The rules are here, as pure functions of the Lease and the time: what a replica has [`Seen`]
+//! of the Lease and since when, [`decide`] what a round does, and the spec it writes
+//! ([`claimed`], [`released`]). The loops that carry them out are in `elector` ([`Elector`]),
+//! and its reads and writes go through `lease_api` ([`LeaseApi`]), so that tests run the loops
+//! on an in-memory Lease under a paused clock.
 //!
 //! Each round reads the Lease, decides from its spec and the current time, and writes the
 //! claim or renewal with the resourceVersion it read: of two replicas writing at once, one gets
-//! 409 Conflict and stays standby. The API server never expires a Lease; expiry is
-//! `renewTime + leaseDurationSeconds`, judged by each reader.
+//! 409 Conflict and stays standby. The API server never expires a Lease; each reader judges
+//! expiry by its own monotonic clock, as client-go does: a holder has expired once
+//! `leaseDurationSeconds` have passed since this reader first saw the Lease as it is (holder
+//! and `renewTime`). The holder's `renewTime` is only compared with the last one seen, never
+//! with the reader's clock, so skewed clocks between nodes neither cost nor give a Lease early;
+//! a replica that has just started waits a whole lease duration before it takes a Lease over,
+//! however old its `renewTime`.
 //!
 //! The Lease's fields are written as client-go's leader election writes them, so `kubectl`
 //! and tools that read them understand it, but the loop differs from client-go's:
-//! - client-go judges expiry by when the reader itself last saw the Lease change, which
-//!   tolerates skewed clocks; here the reader compares the holder's `renewTime` with its own
-//!   clock, so the nodes' clocks must agree to well within the 5 s between [`RENEW_DEADLINE`]
-//!   and [`LEASE_DURATION`].
 //! - client-go's holder renews every retry period (2 s) and updates without reading first
 //!   while its lease is valid; here it reads and renews every [`RENEW_INTERVAL`] and retries
 //!   every [`RETRY_INTERVAL`] after a failure.
 //! - client-go's standby retries at a jittered period; here every [`RETRY_INTERVAL`] exactly.
+//! - client-go counts any change of the Lease's record as a sign of life; here a change of the
+//!   holder or of its `renewTime` (what a renewal writes), so an edit of another field does
+//!   not keep a dead holder's Lease alive.
 //! - client-go releases by writing an empty holder with a 1 s duration; here the holder and
 //!   its times are cleared and the duration kept. Either way the next reader claims it.
 //!
@@ -44,6 +49,7 @@ use k8s_openapi::{
     api::coordination::v1::{Lease, LeaseSpec},
     apimachinery::pkg::apis::meta::v1::MicroTime,
 };
+use tokio::time::Instant;
 
 pub use self::{
     elector::{Clock, Elector, LeaderError, LeadershipLost},
@@ -65,7 +71,11 @@ pub const RENEW_INTERVAL: Duration = Duration::from_secs(5);
 
 /// A holder that has not renewed for this long stops leading (and the process exits). It is
 /// 5 s shorter than [`LEASE_DURATION`], so the old holder has stopped before any standby may
-/// take over: the margin covers clock skew between nodes and the time to stop.
+/// take over: a standby times the Lease from when it read the last renewal, which is after the
+/// renewal reached the API server; the margin covers the time from there until the holder
+/// heard back, and the time to stop. Stopping means starting no more reconciles: the ones
+/// already running may finish their writes after it (`run::LOST_LEADERSHIP_GRACE`), each
+/// conditional on the version of the Secret it read.
 pub const RENEW_DEADLINE: Duration = Duration::from_secs(10);
 
 /// How often a standby reads the Lease, and how soon a failed renewal is tried again. Bounds
@@ -85,9 +95,44 @@ pub enum Decision {
     Wait { holder: String },
 }
 
-/// Decides one round. A holder whose renewal time or duration is missing cannot be judged and
-/// counts as expired; an empty holder identity counts as nobody.
-pub fn decide(lease: Option<&Lease>, identity: &str, now: Timestamp) -> Decision {
+/// What a replica has seen of the Lease: its holder and `renewTime`, and when by the
+/// replica's own monotonic clock it first read them as they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    holder: Option<String>,
+    renew_time: Option<Timestamp>,
+    /// When this replica first read the Lease with this holder and `renewTime`.
+    pub since: Instant,
+}
+
+impl Seen {
+    /// What is seen after reading `lease` at `now`: the `previous` sighting while the holder
+    /// and its `renewTime` are unchanged (the holder has not renewed since), else a new one
+    /// starting `now`.
+    pub fn after(previous: Option<Seen>, lease: Option<&Lease>, now: Instant) -> Seen {
+        let spec = lease.and_then(|l| l.spec.as_ref());
+        let holder = spec.and_then(|s| s.holder_identity.clone());
+        let renew_time = spec.and_then(|s| s.renew_time.as_ref()).map(|t| t.0);
+        match previous {
+            Some(seen) if seen.holder == holder && seen.renew_time == renew_time => seen,
+            _ => Seen {
+                holder,
+                renew_time,
+                since: now,
+            },
+        }
+    }
+}
+
+/// Decides one round, `now` by this replica's monotonic clock, `changed_at` being when it
+/// first saw the Lease as it is ([`Seen::since`]). A holder whose renewal time or duration is
+/// missing cannot be judged and counts as expired; an empty holder identity counts as nobody.
+pub fn decide(
+    lease: Option<&Lease>,
+    identity: &str,
+    changed_at: Instant,
+    now: Instant,
+) -> Decision {
     let Some(lease) = lease else {
         return Decision::Create;
     };
@@ -97,7 +142,7 @@ pub fn decide(lease: Option<&Lease>, identity: &str, now: Timestamp) -> Decision
     match spec.holder_identity.as_deref() {
         None | Some("") => Decision::Claim,
         Some(holder) if holder == identity => Decision::Renew,
-        Some(holder) => match expires_at(spec) {
+        Some(holder) => match expires_at(spec, changed_at) {
             Some(expiry) if expiry > now => Decision::Wait {
                 holder: holder.to_owned(),
             },
@@ -106,13 +151,13 @@ pub fn decide(lease: Option<&Lease>, identity: &str, now: Timestamp) -> Decision
     }
 }
 
-/// When the current holder's claim runs out: `renewTime + leaseDurationSeconds`.
-pub fn expires_at(spec: &LeaseSpec) -> Option<Timestamp> {
-    let renewed = spec.renew_time.as_ref()?.0;
-    let seconds = spec.lease_duration_seconds?;
-    renewed
-        .checked_add(jiff::SignedDuration::from_secs(i64::from(seconds)))
-        .ok()
+/// When the current holder's claim runs out for a reader that saw it renewed at `changed_at`
+/// (by the reader's clock): `changed_at + leaseDurationSeconds`. `None` when the Lease has no
+/// `renewTime` or no duration (or a negative one).
+pub fn expires_at(spec: &LeaseSpec, changed_at: Instant) -> Option<Instant> {
+    spec.renew_time.as_ref()?;
+    let seconds = u64::try_from(spec.lease_duration_seconds?).ok()?;
+    changed_at.checked_add(Duration::from_secs(seconds))
 }
 
 /// The spec that makes `identity` the holder as of `now`: a renewal keeps the acquire time and

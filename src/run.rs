@@ -7,6 +7,7 @@ use std::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
+    time::Duration,
 };
 
 use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
@@ -21,7 +22,7 @@ use crate::{
     error_chain::error_chain,
     leader::{self, Elector, LeadershipLost},
     metrics::Metrics,
-    oauth::{HttpTokenIssuer, OAuthError, TokenIssuer},
+    oauth::{HttpTokenIssuer, OAuthError, REQUEST_TIMEOUT, TokenIssuer},
     reconcile::Context,
 };
 
@@ -69,9 +70,10 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
 /// With `--leader-elect` the health server starts at once and the replica is ready as a
 /// standby; the controller starts when this replica acquires the Lease. On shutdown the holder
 /// stops the controller and releases the Lease, so a standby takes over at once. A holder that
-/// loses the Lease returns [`RunError::LeadershipLost`]: the process exits non-zero and
-/// Kubernetes restarts it as a standby, the simplest way to be sure nothing of the old
-/// controller keeps running.
+/// loses the Lease starts no reconcile from then on, lets the ones already running finish for
+/// up to [`LOST_LEADERSHIP_GRACE`], and returns [`RunError::LeadershipLost`]: the process exits
+/// non-zero and Kubernetes restarts it as a standby, the simplest way to be sure nothing of the
+/// old controller keeps running.
 pub async fn run_with(
     args: RunArgs,
     client: kube::Client,
@@ -140,19 +142,46 @@ pub async fn run_with(
     readiness.standby.store(false, Ordering::SeqCst);
     metrics.set_leader(true);
     info!(namespaces = ?args.namespaces, "starting");
-    let controller = controller::run(ctx, &args.namespaces, shutdown, on_ready);
+    let (lost_tx, lost_rx) = tokio::sync::oneshot::channel::<()>();
+    let stop = async move {
+        tokio::select! {
+            () = shutdown => {}
+            _ = lost_rx => {}
+        }
+    }
+    .boxed()
+    .shared();
+    let controller = controller::run(ctx, &args.namespaces, stop, on_ready);
+    tokio::pin!(controller);
     tokio::select! {
-        () = controller => {
+        () = &mut controller => {
             metrics.set_leader(false);
             release(&elector).await;
             Ok(())
         }
         lost = elector.hold() => {
             metrics.set_leader(false);
+            let _ = lost_tx.send(());
+            info!("letting the reconciles already running finish their writes");
+            if tokio::time::timeout(LOST_LEADERSHIP_GRACE, controller).await.is_err() {
+                warn!(
+                    grace = ?LOST_LEADERSHIP_GRACE,
+                    "reconciles still running after the grace period are dropped"
+                );
+            }
             Err(RunError::LeadershipLost(lost))
         }
     }
 }
+
+/// How long a holder that lost the Lease lets the reconciles already running finish before
+/// the process exits. Such a reconcile may be waiting for WeTix: its answer comes within
+/// [`REQUEST_TIMEOUT`], and with single-use refresh tokens it is the only copy of the new
+/// refresh token, lost for good unless it reaches the Secret. So the old holder writes what
+/// it obtained (the Secret write is conditional on the version it read, so it never overwrites
+/// a newer leader's write unseen) rather than leave the new leader a spent refresh token.
+/// No reconcile starts after the loss; a reconcile that had not asked WeTix yet may still ask.
+pub const LOST_LEADERSHIP_GRACE: Duration = REQUEST_TIMEOUT.saturating_add(Duration::from_secs(5));
 
 /// Releases the Lease on the way out; a failure only delays the standby's takeover.
 async fn release(elector: &Elector) {

@@ -2,7 +2,7 @@
 //! and the emulator, see `support::cluster`) and the fake WeTix server: only the Lease holder
 //! reconciles; a standby takes over within the lease duration when the holder is killed, and
 //! at once when the holder is stopped with SIGTERM; a holder that finds the Lease taken exits
-//! non-zero.
+//! non-zero, but only after writing the tokens WeTix already gave it.
 //!
 //! On the real server the Lease is the one `deploy/`'s Role allows, `wetix-operator` in the
 //! namespace `wetix-operator`, so these tests take turns there.
@@ -16,6 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use fake_wetix::{Endpoint, Fault};
 use k8s_openapi::{
     api::coordination::v1::{Lease, LeaseSpec},
     apimachinery::pkg::apis::meta::v1::MicroTime,
@@ -29,6 +30,7 @@ on_both!(
     only_the_holder_reconciles_and_a_standby_takes_over_within_the_lease_duration_after_kill_9,
     sigterm_releases_the_lease_and_the_standby_takes_over_at_once,
     a_holder_that_finds_the_lease_taken_exits_non_zero,
+    tokens_obtained_after_the_lease_is_taken_away_are_still_written,
 );
 use wetix_operator::leader::{LEASE_DURATION, LEASE_NAME, RENEW_INTERVAL, RETRY_INTERVAL};
 
@@ -203,6 +205,22 @@ async fn event_reporters(stack: &Stack) -> Vec<String> {
         .collect()
 }
 
+/// Another party takes the Lease as a valid holder would.
+async fn take_lease(stack: &Stack, holder: &str) {
+    let mut lease = leases(stack).get(LEASE_NAME).await.unwrap();
+    lease.spec = Some(LeaseSpec {
+        holder_identity: Some(holder.into()),
+        renew_time: Some(MicroTime(jiff::Timestamp::now())),
+        lease_duration_seconds: Some(60),
+        ..lease.spec.unwrap_or_default()
+    });
+    lease.metadata.managed_fields = None;
+    leases(stack)
+        .replace(LEASE_NAME, &PostParams::default(), &lease)
+        .await
+        .expect("Lease taken over");
+}
+
 /// On the real server, one test at a time holds the shared Lease.
 static REAL_LEASE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -341,19 +359,7 @@ async fn a_holder_that_finds_the_lease_taken_exits_non_zero(server: Server) {
     let mut a = Replica::start(&stack, &kubeconfig, "a").await;
     wait_holder(&stack, "a", WAIT, &[&a]).await;
 
-    // Another party takes the Lease as a valid holder would.
-    let mut lease = leases(&stack).get(LEASE_NAME).await.unwrap();
-    lease.spec = Some(LeaseSpec {
-        holder_identity: Some("intruder".into()),
-        renew_time: Some(MicroTime(jiff::Timestamp::now())),
-        lease_duration_seconds: Some(60),
-        ..lease.spec.unwrap_or_default()
-    });
-    lease.metadata.managed_fields = None;
-    leases(&stack)
-        .replace(LEASE_NAME, &PostParams::default(), &lease)
-        .await
-        .expect("Lease taken over");
+    take_lease(&stack, "intruder").await;
 
     let status = a
         .wait_exit(RENEW_INTERVAL + RETRY_INTERVAL + Duration::from_secs(3))
@@ -362,4 +368,91 @@ async fn a_holder_that_finds_the_lease_taken_exits_non_zero(server: Server) {
     a.wait_log("lost leadership").await;
     a.wait_log("intruder").await;
     assert_eq!(holder(&stack).await.as_deref(), Some("intruder"));
+}
+
+/// How long WeTix takes to answer the refresh during which the Lease is taken away: longer
+/// than the holder takes to notice (its next renewal, within [`RENEW_INTERVAL`]).
+const SLOW_ANSWER: Duration = Duration::from_secs(9);
+
+async fn tokens_obtained_after_the_lease_is_taken_away_are_still_written(server: Server) {
+    let (stack, kubeconfig, _turn) = stack(server).await;
+    // Single-use refresh tokens: the answer to a refresh is the only copy of the next one.
+    stack.wetix.set_rotation(true);
+    let mut a = Replica::start(&stack, &kubeconfig, "a").await;
+    wait_holder(&stack, "a", WAIT, &[&a]).await;
+    stack.create_credential("ticketing", json!({})).await;
+    stack.wait_ready("ticketing", "TokenIssued").await;
+    let before = stack.secret_data("ticketing-token").await;
+
+    // a asks WeTix for a refresh; while WeTix has not answered, the Lease is taken away.
+    stack
+        .wetix
+        .inject(Endpoint::Refresh, Fault::Delay(SLOW_ANSWER), 1);
+    stack.request_refresh("ticketing", "now-1").await;
+    let deadline = Instant::now() + WAIT;
+    while stack.wetix.delayed_calls() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "a never asked for the refresh:\n{}",
+            a.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    take_lease(&stack, "intruder").await;
+    assert!(
+        a.process
+            .wait_log("lost leadership", RENEW_INTERVAL + RETRY_INTERVAL)
+            .await,
+        "a never noticed:\n{}",
+        a.logs()
+    );
+    assert_eq!(
+        stack.wetix.delayed_calls(),
+        1,
+        "a lost the Lease before WeTix answered"
+    );
+
+    // a still writes what WeTix answered, then exits as a holder that lost the Lease does.
+    let status = a.wait_exit(SLOW_ANSWER + Duration::from_secs(5)).await;
+    assert!(!status.success(), "lost leadership exits non-zero");
+    let refreshed: Vec<u16> = stack
+        .wetix
+        .calls()
+        .iter()
+        .filter(|c| c.endpoint == Endpoint::Refresh)
+        .map(|c| c.status)
+        .collect();
+    assert_eq!(refreshed, [200], "WeTix answered the refresh");
+    let after = stack.secret_data("ticketing-token").await;
+    assert_ne!(after["access_token"], before["access_token"]);
+    assert!(
+        stack.wetix.refresh_token_is_live(&after["refresh_token"]),
+        "the Secret holds the refresh token WeTix issued last:\n{}",
+        a.logs()
+    );
+    assert!(!stack.wetix.refresh_token_is_live(&before["refresh_token"]));
+
+    // The next leader goes on from those tokens: a refresh, no new client-credentials grant.
+    leases(&stack)
+        .delete(LEASE_NAME, &Default::default())
+        .await
+        .expect("the intruder gives the Lease up");
+    let b = Replica::start(&stack, &kubeconfig, "b").await;
+    wait_holder(&stack, "b", WAIT, &[&a, &b]).await;
+    stack.request_refresh("ticketing", "now-2").await;
+    let done = stack
+        .wait_for("ticketing", "the second refresh", |c| {
+            c.status
+                .as_ref()
+                .is_some_and(|s| s.last_refresh_request == "now-2")
+        })
+        .await;
+    assert!(
+        support::ready_is(&done, "True", "TokenRefreshed"),
+        "{:?}\n{}",
+        done.status,
+        b.logs()
+    );
+    assert_eq!(stack.calls_to(Endpoint::Token), 1, "no re-bootstrap");
+    assert_eq!(stack.calls_to(Endpoint::Refresh), 2);
 }

@@ -212,3 +212,34 @@ fn a_bad_value_names_the_flag() {
         .unwrap_err();
     assert!(err.to_string().contains("--metrics-bind-address"), "{err}");
 }
+
+#[test]
+fn leader_election_refuses_to_start_without_an_identity_of_its_own() {
+    let refused: [&[&str]; 3] = [
+        &["--leader-elect"],
+        &["--leader-elect", "--identity", ""],
+        &["--leader-elect", "--identity", "wetix-operator"],
+    ];
+    for flags in refused {
+        let args = ["wetix-operator", "run"].iter().chain(flags);
+        let err = Cli::try_parse_invoked(args).unwrap_err();
+        assert_eq!(err.exit_code(), 2, "{flags:?}");
+        let message = err.to_string();
+        assert!(
+            message.contains("--leader-elect needs an identity unique to each replica")
+                && message.contains("--identity")
+                && message.contains("POD_NAME"),
+            "{flags:?}: {message}"
+        );
+    }
+    let accepted: [&[&str]; 3] = [
+        &[],
+        &["--identity", ""],
+        &["--leader-elect", "--identity", "wetix-operator-7d9f-x2"],
+    ];
+    for flags in accepted {
+        let args = ["wetix-operator", "run"].iter().chain(flags);
+        let (_, cli) = Cli::try_parse_invoked(args).unwrap_or_else(|e| panic!("{flags:?}: {e}"));
+        assert!(matches!(cli.command, Command::Run(_)), "{flags:?}");
+    }
+}

@@ -1,11 +1,11 @@
 //! The loops that carry out the election: [`Elector::acquire`] until this replica holds the
 //! Lease, [`Elector::hold`] while it does, [`Elector::release`] on the way out. Each round
-//! reads the Lease, asks [`decide`](super::decide) with the time from the elector's [`Clock`],
-//! and writes what it says through a [`LeaseApi`].
+//! reads the Lease, updates what the loop has [`Seen`](super::Seen) of it, asks
+//! [`decide`](super::decide), and writes what it says through a [`LeaseApi`].
 //!
-//! Intervals and deadlines are kept with `tokio::time`, and the time written into the Lease
-//! comes from the [`Clock`]; with both driven by a paused tokio clock, tests run the loops in
-//! virtual time.
+//! Intervals, deadlines and expiry are judged with `tokio::time`'s monotonic clock; only the
+//! times written into the Lease come from the [`Clock`]. With a paused tokio clock, tests run
+//! the loops in virtual time, and give each replica a wall clock of its own.
 
 use std::sync::Arc;
 
@@ -16,11 +16,12 @@ use tracing::{info, warn};
 
 use super::{
     Decision, KubeLeaseApi, LEASE_NAME, LeaseApi, RENEW_DEADLINE, RENEW_INTERVAL, RETRY_INTERVAL,
-    claimed, decide, released,
+    Seen, claimed, decide, released,
 };
 use crate::error_chain::error_chain;
 
-/// The wall-clock time written into the Lease and compared with its expiry.
+/// The wall-clock time written into the Lease (`acquireTime`, `renewTime`); never compared
+/// with another replica's.
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
 /// A failed call on the Lease.
@@ -99,8 +100,9 @@ impl<A: LeaseApi> Elector<A> {
     /// Waits until this replica holds the Lease, reading it every [`RETRY_INTERVAL`].
     pub async fn acquire(&self) {
         let mut seen_holder: Option<String> = None;
+        let mut seen = None;
         loop {
-            match self.round().await {
+            match self.round(&mut seen).await {
                 Ok(Round::Leading) => {
                     info!(
                         identity = %self.identity,
@@ -134,10 +136,11 @@ impl<A: LeaseApi> Elector<A> {
         let mut last_renewed = tokio::time::Instant::now();
         let mut last_error = None;
         let mut wait = RENEW_INTERVAL;
+        let mut seen = None;
         loop {
             tokio::time::sleep(wait).await;
             let left = RENEW_DEADLINE.saturating_sub(last_renewed.elapsed());
-            let round = tokio::time::timeout(left, self.round()).await;
+            let round = tokio::time::timeout(left, self.round(&mut seen)).await;
             match round {
                 Ok(Ok(Round::Leading)) => {
                     last_renewed = tokio::time::Instant::now();
@@ -199,14 +202,19 @@ impl<A: LeaseApi> Elector<A> {
         Ok(())
     }
 
-    /// Reads the Lease and claims, renews or waits, as [`decide`] says for the current time.
-    async fn round(&self) -> Result<Round, LeaderError> {
+    /// Reads the Lease, notes what is `seen` of it, and claims, renews or waits, as [`decide`]
+    /// says for the current time.
+    async fn round(&self, seen: &mut Option<Seen>) -> Result<Round, LeaderError> {
         let current = self.api.get().await.map_err(|source| LeaderError::Read {
             namespace: self.namespace.clone(),
             source,
         })?;
+        let read_at = tokio::time::Instant::now();
+        let sighting = Seen::after(seen.take(), current.as_ref(), read_at);
+        let changed_at = sighting.since;
+        *seen = Some(sighting);
         let now = (self.clock)();
-        let written = match decide(current.as_ref(), &self.identity, now) {
+        let written = match decide(current.as_ref(), &self.identity, changed_at, read_at) {
             Decision::Wait { holder } => return Ok(Round::Standby { holder }),
             Decision::Create => {
                 let lease = Lease {

@@ -1,4 +1,7 @@
+use std::time::Duration;
+
 use kube::api::ObjectMeta;
+use tokio::time::Instant;
 
 use super::*;
 
@@ -27,15 +30,29 @@ fn held(holder: &str, renewed: i64, duration: i32) -> LeaseSpec {
     }
 }
 
+/// A point on this replica's monotonic clock, `seconds` after a fixed origin (100 s after the
+/// first call, so that the cases can look back).
+fn local(seconds: i64) -> Instant {
+    static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let origin = *ORIGIN.get_or_init(|| Instant::now() + Duration::from_secs(100));
+    if seconds >= 0 {
+        origin + Duration::from_secs(seconds as u64)
+    } else {
+        origin - Duration::from_secs(seconds.unsigned_abs())
+    }
+}
+
 #[test]
 fn decide_follows_the_holder_and_the_expiry() {
     let wait_b = Decision::Wait { holder: "b".into() };
-    let cases: [(&str, Option<Lease>, Decision); 10] = [
-        ("no Lease", None, Decision::Create),
-        ("empty spec", Some(lease(None)), Decision::Claim),
+    // (name, Lease, seconds since this replica saw it change, expected)
+    let cases: [(&str, Option<Lease>, i64, Decision); 13] = [
+        ("no Lease", None, 0, Decision::Create),
+        ("empty spec", Some(lease(None)), 0, Decision::Claim),
         (
             "spec without holder",
             Some(lease(Some(LeaseSpec::default()))),
+            0,
             Decision::Claim,
         ),
         (
@@ -44,27 +61,50 @@ fn decide_follows_the_holder_and_the_expiry() {
                 holder_identity: Some(String::new()),
                 ..held("x", 0, 15)
             }))),
+            0,
             Decision::Claim,
         ),
         (
             "ours, fresh",
             Some(lease(Some(held("a", 0, 15)))),
+            0,
             Decision::Renew,
         ),
         (
             "ours, expired: still ours to renew",
             Some(lease(Some(held("a", -60, 15)))),
+            60,
             Decision::Renew,
         ),
         (
             "other, fresh",
             Some(lease(Some(held("b", -14, 15)))),
-            wait_b,
+            14,
+            wait_b.clone(),
         ),
         (
             "other, expiring exactly now",
             Some(lease(Some(held("b", -15, 15)))),
+            15,
             Decision::Claim,
+        ),
+        (
+            "other, renewTime an hour old by our clock, just seen renewed",
+            Some(lease(Some(held("b", -3600, 15)))),
+            0,
+            wait_b.clone(),
+        ),
+        (
+            "other, renewTime an hour ahead of our clock, not seen renewed for 15 s",
+            Some(lease(Some(held("b", 3600, 15)))),
+            15,
+            Decision::Claim,
+        ),
+        (
+            "other, renewTime an hour ahead of our clock, seen renewed 14 s ago",
+            Some(lease(Some(held("b", 3600, 15)))),
+            14,
+            wait_b,
         ),
         (
             "other, no renew time",
@@ -72,6 +112,7 @@ fn decide_follows_the_holder_and_the_expiry() {
                 renew_time: None,
                 ..held("b", 0, 15)
             }))),
+            0,
             Decision::Claim,
         ),
         (
@@ -80,18 +121,71 @@ fn decide_follows_the_holder_and_the_expiry() {
                 lease_duration_seconds: None,
                 ..held("b", 0, 15)
             }))),
+            0,
             Decision::Claim,
         ),
     ];
-    for (name, lease, expected) in cases {
-        assert_eq!(decide(lease.as_ref(), "a", at(0)), expected, "{name}");
+    for (name, lease, seen_ago, expected) in cases {
+        let decision = decide(lease.as_ref(), "a", local(-seen_ago), local(0));
+        assert_eq!(decision, expected, "{name}");
     }
 }
 
 #[test]
-fn expiry_is_renew_time_plus_duration() {
-    assert_eq!(expires_at(&held("b", 10, 15)), Some(at(25)));
-    assert_eq!(expires_at(&LeaseSpec::default()), None);
+fn expiry_is_the_duration_after_the_change_was_seen_whatever_the_renew_time() {
+    for renewed in [-3600, 10, 3600] {
+        assert_eq!(
+            expires_at(&held("b", renewed, 15), local(10)),
+            Some(local(25)),
+            "{renewed}"
+        );
+    }
+    assert_eq!(expires_at(&LeaseSpec::default(), local(10)), None);
+    let negative = LeaseSpec {
+        lease_duration_seconds: Some(-1),
+        ..held("b", 0, 15)
+    };
+    assert_eq!(expires_at(&negative, local(10)), None);
+}
+
+#[test]
+fn a_sighting_lasts_while_the_holder_and_renew_time_stay_the_same() {
+    let first = Seen::after(None, Some(&lease(Some(held("b", 0, 15)))), local(0));
+    assert_eq!(first.since, local(0));
+    let cases: [(&str, LeaseSpec, Instant); 5] = [
+        ("unchanged", held("b", 0, 15), local(0)),
+        (
+            "another field changed",
+            LeaseSpec {
+                lease_transitions: Some(9),
+                ..held("b", 0, 15)
+            },
+            local(0),
+        ),
+        ("renewed", held("b", 5, 15), local(7)),
+        (
+            "renewed with a time from the past",
+            held("b", -5, 15),
+            local(7),
+        ),
+        ("another holder", held("c", 0, 15), local(7)),
+    ];
+    for (name, spec, since) in cases {
+        let seen = Seen::after(Some(first.clone()), Some(&lease(Some(spec))), local(7));
+        assert_eq!(seen.since, since, "{name}");
+    }
+    let first_read = Seen::after(None, None, local(3));
+    assert_eq!(first_read.since, local(3));
+    let created = Seen::after(
+        Some(first_read),
+        Some(&lease(Some(held("b", 0, 15)))),
+        local(4),
+    );
+    assert_eq!(
+        created.since,
+        local(4),
+        "a Lease created since the last read"
+    );
 }
 
 #[test]
@@ -149,7 +243,7 @@ fn a_released_lease_is_claimed_by_the_next_reader() {
     assert_eq!(spec.renew_time, None);
     assert_eq!(spec.lease_transitions, Some(3));
     assert_eq!(
-        decide(Some(&lease(Some(spec))), "b", at(1)),
+        decide(Some(&lease(Some(spec))), "b", local(0), local(1)),
         Decision::Claim
     );
 }

@@ -162,6 +162,14 @@ impl Authority {
         token
     }
 
+    /// Whether a refresh with `token` would be granted at `now`: issued here, not spent, not
+    /// revoked, not expired.
+    pub(crate) fn is_live(&self, token: &str, now: Timestamp) -> bool {
+        self.refresh_tokens
+            .get(token)
+            .is_some_and(|record| now < record.expires_at)
+    }
+
     /// Drops every refresh token of `client_id`; later refreshes with them get `invalid_grant`.
     pub(crate) fn revoke(&mut self, client_id: &str) {
         self.refresh_tokens.retain(|_, r| r.client_id != client_id);
@@ -315,6 +323,17 @@ mod tests {
             Some(GrantError::InvalidGrant)
         );
         assert!(authority.refresh(SHOP, &second.refresh_token, t(3)).is_ok());
+    }
+
+    #[test]
+    fn a_rotated_refresh_token_is_live_until_spent() {
+        let mut authority = authority(true);
+        let first = authority.client_credentials(SHOP, t(0)).refresh_token;
+        assert!(authority.is_live(&first, t(1)));
+        let second = authority.refresh(SHOP, &first, t(1)).unwrap().refresh_token;
+        assert!(!authority.is_live(&first, t(1)));
+        assert!(authority.is_live(&second, t(1)));
+        assert!(!authority.is_live("not-a-token", t(1)));
     }
 
     #[test]

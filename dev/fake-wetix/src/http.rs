@@ -2,6 +2,7 @@
 //! each call leaves behind.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -66,7 +67,9 @@ async fn handle(
     let client_id = credentials.as_ref().map(|c| c.id.clone());
     let fault = lock(&shared.faults).take(endpoint);
     if let Some(Fault::Delay(delay)) = fault {
+        shared.delayed.fetch_add(1, Ordering::SeqCst);
         tokio::time::sleep(delay).await;
+        shared.delayed.fetch_sub(1, Ordering::SeqCst);
     }
     let replaced = fault.and_then(|f| faulty_answer(&shared, f, client_id.as_deref(), arrived));
     let response = match replaced {

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -19,6 +20,8 @@ pub(crate) struct Shared {
     pub(crate) authority: Mutex<Authority>,
     pub(crate) faults: Mutex<FaultQueue>,
     pub(crate) calls: Mutex<Vec<Call>>,
+    /// Calls a [`Fault::Delay`] holds now.
+    pub(crate) delayed: AtomicUsize,
     pub(crate) clock: Clock,
 }
 
@@ -49,6 +52,7 @@ impl FakeWetix {
             authority: Mutex::new(Authority::new(settings, fresh_signing_key())),
             faults: Mutex::new(FaultQueue::default()),
             calls: Mutex::new(Vec::new()),
+            delayed: AtomicUsize::new(0),
             clock: Clock::default(),
         });
         let (stop, stopped) = oneshot::channel::<()>();
@@ -126,6 +130,19 @@ impl FakeWetix {
     /// Every call answered so far, oldest first.
     pub fn calls(&self) -> Vec<Call> {
         lock(&self.shared.calls).clone()
+    }
+
+    /// How many calls a [`Fault::Delay`] holds now: each counts from its arrival until its
+    /// delay is over, when it is handled, logged in [`FakeWetix::calls`] and answered at once.
+    /// A client that hangs up meanwhile does not end it: it is handled to the end.
+    pub fn delayed_calls(&self) -> usize {
+        self.shared.delayed.load(Ordering::SeqCst)
+    }
+
+    /// Whether `refresh_token` would be accepted by a refresh now: issued by this server and
+    /// not spent (with rotation, by the refresh it was sent with), revoked or expired.
+    pub fn refresh_token_is_live(&self, refresh_token: &str) -> bool {
+        lock(&self.shared.authority).is_live(refresh_token, self.shared.clock.now())
     }
 
     pub fn clear_calls(&self) {

@@ -30,10 +30,23 @@ async fn finishes<T>(future: impl Future<Output = T>) -> T {
 
 /// A replica of the cluster, and its connection (to switch faults on).
 fn replica(cluster: &FakeCluster, identity: &str) -> (Elector<FakeLeaseApi>, FakeLeaseApi) {
+    replica_skewed(cluster, identity, SignedDuration::ZERO)
+}
+
+/// A replica whose node's wall clock is `skew` ahead of the cluster's (behind if negative).
+fn replica_skewed(
+    cluster: &FakeCluster,
+    identity: &str,
+    skew: SignedDuration,
+) -> (Elector<FakeLeaseApi>, FakeLeaseApi) {
     let api = cluster.api();
-    let elector = Elector::with_api(api.clone(), cluster.clock(), "wetix-operator", identity);
+    let cluster_clock = cluster.clock();
+    let clock: Clock = Arc::new(move || cluster_clock() + skew);
+    let elector = Elector::with_api(api.clone(), clock, "wetix-operator", identity);
     (elector, api)
 }
+
+const AN_HOUR: SignedDuration = SignedDuration::from_hours(1);
 
 /// The Lease as a holder left it that renewed at `renewed` and then stopped.
 fn held_by(holder: &str, renewed: Timestamp) -> LeaseSpec {
@@ -58,11 +71,9 @@ fn write_times(cluster: &FakeCluster) -> Vec<Duration> {
 
 #[tokio::test(start_paused = true)]
 async fn a_free_lease_is_acquired_at_once() {
-    let long_expired = EPOCH - SignedDuration::from_secs(60);
     let cases = [
         ("no Lease yet", None),
         ("released", Some(released(&held_by("b", EPOCH)))),
-        ("holder gone long ago", Some(held_by("b", long_expired))),
     ];
     for (name, lease) in cases {
         let cluster = FakeCluster::new();
@@ -295,5 +306,88 @@ async fn of_two_replicas_claiming_at_once_one_leads_and_the_other_is_refused() {
         assert_eq!(cluster.refused(), 1, "{name}");
         assert_eq!(write_times(&cluster), [Duration::ZERO], "{name}");
         assert_eq!(holder(&cluster).as_deref(), Some("a"), "{name}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lease_renewed_long_ago_by_the_holders_clock_is_taken_over_only_a_lease_duration_after_it_was_first_seen()
+ {
+    for renewed in [
+        EPOCH - AN_HOUR,
+        EPOCH - SignedDuration::from_secs(60),
+        EPOCH + AN_HOUR,
+    ] {
+        let cluster = FakeCluster::new();
+        cluster.put(held_by("b", renewed));
+        let (a, _) = replica(&cluster, "a");
+        finishes(a.acquire()).await;
+        // Whatever b's renewTime says, a has seen the Lease unchanged since its first read at
+        // 0 s; it reads every 2 s, and the first read 15 s or more after that is at 16 s.
+        assert_eq!(cluster.elapsed(), secs(16), "{renewed}");
+        assert_eq!(write_times(&cluster), [secs(16)], "{renewed}");
+        assert_eq!(holder(&cluster).as_deref(), Some("a"), "{renewed}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_holder_whose_clock_is_an_hour_off_keeps_the_lease_while_it_renews() {
+    for skew in [-AN_HOUR, AN_HOUR] {
+        let cluster = FakeCluster::new();
+        let (a, _) = replica_skewed(&cluster, "a", skew);
+        let (b, _) = replica(&cluster, "b");
+        finishes(a.acquire()).await;
+        let outcome = tokio::time::timeout(secs(62), async {
+            tokio::select! {
+                lost = a.hold() => format!("a lost the Lease: {lost}"),
+                () = b.acquire() => "b took the Lease over".to_owned(),
+            }
+        })
+        .await;
+        assert!(outcome.is_err(), "{skew}: {outcome:?}");
+        let expected: Vec<Duration> = (0..=12).map(|n| RENEW_INTERVAL * n).collect();
+        assert_eq!(write_times(&cluster), expected, "{skew}");
+        for write in cluster.writes() {
+            assert_eq!(write.spec.holder_identity.as_deref(), Some("a"), "{skew}");
+            // What a writes is its own clock's time, an hour off b's.
+            assert_eq!(
+                write.spec.renew_time,
+                Some(MicroTime(cluster.time(write.at) + skew)),
+                "{skew}"
+            );
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_standby_takes_over_a_lease_duration_after_it_last_saw_the_lease_change() {
+    for skew in [-AN_HOUR, SignedDuration::ZERO, AN_HOUR] {
+        let cluster = FakeCluster::new();
+        let (a, _) = replica_skewed(&cluster, "a", skew);
+        let (b, _) = replica(&cluster, "b");
+        finishes(a.acquire()).await;
+        let ((), taken_at) = finishes(async {
+            tokio::join!(
+                async {
+                    // a renews at 5 and 10 s, then dies without releasing.
+                    let _ = tokio::time::timeout(secs(12), a.hold()).await;
+                },
+                async {
+                    // b reads at 0.5 s and every 2 s after: it sees the renewal of 10 s at
+                    // 10.5 s.
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    finishes(b.acquire()).await;
+                    cluster.elapsed()
+                },
+            )
+        })
+        .await;
+        assert_eq!(write_times(&cluster)[..3], [0, 5, 10].map(secs), "{skew}");
+        let last_seen_change = Duration::from_millis(10_500);
+        assert!(
+            taken_at >= last_seen_change + LEASE_DURATION
+                && taken_at < last_seen_change + LEASE_DURATION + RETRY_INTERVAL,
+            "{skew}: taken over at {taken_at:?}"
+        );
+        assert_eq!(holder(&cluster).as_deref(), Some("b"), "{skew}");
     }
 }

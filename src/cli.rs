@@ -244,10 +244,11 @@ impl Cli {
         if let Command::Run(args) = &cli.command
             && let Some(why) = args.refusal()
         {
-            let run = command
-                .find_subcommand_mut("run")
-                .expect("run is a subcommand");
-            return Err(run.error(clap::error::ErrorKind::MissingRequiredArgument, why));
+            let kind = clap::error::ErrorKind::MissingRequiredArgument;
+            return Err(match command.find_subcommand_mut("run") {
+                Some(run) => run.error(kind, why),
+                None => command.error(kind, why),
+            });
         }
         Ok((invocation, cli))
     }

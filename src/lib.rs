@@ -62,9 +62,6 @@ pub mod credential;
 pub mod duration;
 pub mod endpoint;
 pub mod error_chain;
-// Not yet under the denial: `leader/elector.rs` (the `expect` on the Lease read before a
-// Claim or Renew) still has an `expect` to be replaced.
-#[cfg_attr(not(test), allow(clippy::expect_used))]
 pub mod leader;
 pub mod managed_secret;
 pub mod metrics;
@@ -73,9 +70,6 @@ pub mod plan;
 pub mod reason;
 pub mod reconcile;
 pub mod rollout;
-// Not yet under the denial: `run.rs` (the `expect` on installing the SIGTERM handler) still
-// has an `expect` to be replaced.
-#[cfg_attr(not(test), allow(clippy::expect_used))]
 pub mod run;
 pub mod schedule;
 pub mod secret_cache;

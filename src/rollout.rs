@@ -152,7 +152,12 @@ impl Restart<'_> {
             return Err(NotRestarted::NotOptedIn);
         }
         let mut patch = restart_patch(self.now);
-        patch["metadata"] = json!({"resourceVersion": workload.resource_version()});
+        if let Some(fields) = patch.as_object_mut() {
+            fields.insert(
+                "metadata".into(),
+                json!({"resourceVersion": workload.resource_version()}),
+            );
+        }
         let params = PatchParams {
             field_manager: Some(FIELD_MANAGER.into()),
             ..PatchParams::default()

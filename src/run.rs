@@ -198,11 +198,15 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing a SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = ctrl_c => {},
+                _ = term.recv() => {},
+            },
+            Err(error) => {
+                warn!(error = %error_chain(&error), "no SIGTERM handler; stopping on Ctrl-C only");
+                let _ = ctrl_c.await;
+            }
         }
     }
     #[cfg(not(unix))]
@@ -211,8 +215,7 @@ async fn shutdown_signal() {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = log_filter(tracing_subscriber::EnvFilter::try_from_default_env().ok());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -220,6 +223,16 @@ fn init_logging(format: LogFormat) {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// What is logged: `RUST_LOG` or `info`, and never the Kubernetes client's own messages, which
+/// include whole response bodies (a Secret's data among them) when one fails to decode.
+fn log_filter(from_env: Option<tracing_subscriber::EnvFilter>) -> tracing_subscriber::EnvFilter {
+    let filter = from_env.unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info"));
+    match "kube_client::client=off".parse() {
+        Ok(silenced) => filter.add_directive(silenced),
+        Err(_) => filter,
+    }
 }
 
 /// What /readyz answers from.
@@ -272,4 +285,48 @@ async fn metrics(State(health): State<Health>) -> impl IntoResponse {
         )],
         health.metrics.render(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// A writer keeping what was logged.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_kubernetes_clients_messages_with_bodies_are_never_logged_whatever_rust_log_says() {
+        for rust_log in [
+            None,
+            Some("trace"),
+            Some("info,kube_client=trace,kube_client::client=debug"),
+        ] {
+            let captured = Captured::default();
+            let writer = captured.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_env_filter(log_filter(rust_log.map(tracing_subscriber::EnvFilter::new)))
+                .with_writer(move || writer.clone())
+                .finish();
+            tracing::subscriber::with_default(subscriber, || {
+                tracing::warn!(target: "kube_client::client", "{{\"data\":{{\"access_token\":\"c2VjcmV0\"}}}}, Error");
+                tracing::warn!(target: "wetix_operator::reconcile", "an operator message");
+            });
+            let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+            assert!(!text.contains("c2VjcmV0"), "{rust_log:?}: {text}");
+            assert!(text.contains("an operator message"), "{rust_log:?}: {text}");
+        }
+    }
 }

@@ -228,7 +228,12 @@ impl<A: LeaseApi> Elector<A> {
                 self.api.create(&lease).await
             }
             Decision::Claim | Decision::Renew => {
-                let mut lease = current.expect("decide returns Create when there is no Lease");
+                let Some(mut lease) = current else {
+                    // decide returns Create when there is no Lease: nothing to claim yet.
+                    return Ok(Round::Standby {
+                        holder: String::new(),
+                    });
+                };
                 let previous = lease.spec.take().unwrap_or_default();
                 lease.spec = Some(claimed(&previous, &self.identity, now));
                 lease.metadata.managed_fields = None;

@@ -22,7 +22,7 @@
 //! - [`plan`]: keep, request or wait: the decision of one reconcile.
 //! - [`managed_secret`]: the Secret workloads mount, built from the tokens and read back.
 //! - [`status`]: what the credential's status says afterwards.
-//! - [`rollout`]: restarting workloads that read the token at start-up.
+//! - [`rollout`]: restarting the workloads that opted in, when the token changes.
 //! - [`step`]: one reconcile as a pure decision: what to read, ask, write and report next.
 //! - [`context`]: what every reconcile shares, and each credential's memory.
 //! - [`reconcile`]: carries out what the step decides, feeding each result back.

@@ -31,7 +31,7 @@ pub enum Error {
     #[error("writing the status")]
     WriteStatus(#[source] kube::Error),
     /// Any of the above, with the wait the step decided before the next try.
-    #[error("{error} (next try in {:.1} s)", retry_in.as_secs_f64())]
+    #[error("next try in {:.1} s", retry_in.as_secs_f64())]
     BackingOff {
         #[source]
         error: Box<Error>,
@@ -57,6 +57,17 @@ impl Error {
         match self {
             Self::BackingOff { retry_in, .. } => Some(*retry_in),
             _ => None,
+        }
+    }
+
+    /// What the operator was doing, as the Event says it.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Self::ReadSecret { .. } => "ReadSecret",
+            Self::WriteSecret { .. } | Self::ClaimSecret { .. } => "WriteSecret",
+            Self::WriteStatus(_) => "WriteStatus",
+            Self::MissingMetadata => "ReadInput",
+            Self::BackingOff { error, .. } => error.action(),
         }
     }
 

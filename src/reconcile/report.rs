@@ -25,7 +25,8 @@ impl Reconcile<'_> {
         error: &Error,
         memory: Memory,
     ) -> (Memory, std::time::Duration) {
-        let act = step::api_failed(self.credential, memory, &error.message(), self.now);
+        let message = error.message();
+        let act = step::api_failed(self.credential, memory, &message, error.action(), self.now);
         let mut memory = act.memory;
         if error.status_writable() {
             for effect in act.effects {

@@ -32,6 +32,7 @@ pub fn api_failed(
     credential: &WetixCredential,
     memory: Memory,
     message: &str,
+    action: &'static str,
     now: Timestamp,
 ) -> Act {
     let mut memory = memory;
@@ -47,7 +48,7 @@ pub fn api_failed(
         effects.push(Effect::Publish(Notice::warning(
             Reason::KubernetesApiError,
             message,
-            "WriteSecret",
+            action,
         )));
     }
     let previous_status = credential.status.as_ref();

@@ -493,6 +493,7 @@ fn tokens_whose_write_failed_are_written_first_with_a_doubling_wait() {
             &Scene::new().credential,
             kept,
             "writing the managed Secret",
+            "WriteSecret",
             at(T0),
         );
         waits.push(after.requeue.unwrap().as_millis());
@@ -702,10 +703,12 @@ fn an_api_failure_is_on_the_status_with_a_backoff_keeping_what_status_said_of_th
             &scene.credential,
             memory,
             "writing the managed Secret \"x\": the API server answered 422 Invalid: ...",
+            "WriteSecret",
             at(T0),
         );
         waits.push(act.requeue.unwrap().as_secs());
         events += notices(&act).len();
+        assert!(notices(&act).iter().all(|n| n.action == "WriteSecret"));
         let status = status_of(&act).clone();
         assert_eq!(status.conditions[0].reason, "KubernetesApiError");
         assert!(status.conditions[0].message.contains("422"));
@@ -723,7 +726,7 @@ fn an_api_failure_is_on_the_status_with_a_backoff_keeping_what_status_said_of_th
         "{waits:?}"
     );
     memory.reconciled();
-    let again = api_failed(&scene.credential, memory, "again", at(T0));
+    let again = api_failed(&scene.credential, memory, "again", "ReadSecret", at(T0));
     assert!(
         again.requeue.unwrap() <= Duration::from_secs(6),
         "a success resets the backoff"

@@ -279,8 +279,8 @@ const OAUTH_FAULTS: [OAuthFault; 18] = [
 /// A known gap that passes counts as a pass.
 fn known_gap(_phase: Phase, fault: &str) -> Option<&'static str> {
     fault.starts_with("429").then_some(
-        "the wait is counted from the start of the attempt and from a whole-second \
-         lastFailureTime, so the retry may come up to about a second before Retry-After",
+        "the wait is counted from the start of the reconcile, not from the 429: on first \
+         issue the reads and the Secret's claim come first, so the retry comes early",
     )
 }
 

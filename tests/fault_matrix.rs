@@ -370,7 +370,7 @@ async fn run_oauth_cell(stack: &Stack, observer: &Observer, cell: &OAuthCell) ->
         let issued = observer
             .until(
                 name,
-                |c, _| ready_is(c, "True", "TokenIssued"),
+                |c| ready_is(c, "True", "TokenIssued"),
                 Duration::from_secs(30),
             )
             .await;
@@ -791,7 +791,7 @@ impl Observer {
     async fn until(
         &self,
         name: &str,
-        ok: impl Fn(&WetixCredential, &Snapshot) -> bool,
+        ok: impl Fn(&WetixCredential) -> bool,
         wait: Duration,
     ) -> Option<WetixCredential> {
         let mut rx = self.subscribe();
@@ -800,7 +800,7 @@ impl Observer {
             {
                 let snapshot = rx.borrow_and_update().clone();
                 if let Some(c) = snapshot.credentials.get(name)
-                    && ok(c, &snapshot)
+                    && ok(c)
                 {
                     return Some(c.clone());
                 }

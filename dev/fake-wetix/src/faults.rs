@@ -1,5 +1,6 @@
 //! Faults a test arms for the next calls: what the server does instead of its normal answer.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// The two WeTix calls, and [`Endpoint::Any`] to arm a fault for either.
@@ -50,6 +51,28 @@ pub enum Fault {
     WrongTokenType,
     /// Answer 200 with a token pair whose `expires_in` is 0.
     NonPositiveLifetime,
+
+    // The fault matrix's answers (tests/fault_matrix.rs).
+    /// End the connection without a byte of answer, as a crashed server or a resetting proxy
+    /// does. The call log still records it, with status 200.
+    ConnectionReset,
+    /// Answer 200 with a token pair whose `expires_in` and `refresh_token_expires_in` are both
+    /// this many seconds (negative, or far beyond any expiry); the JWTs' `exp` claims keep the
+    /// configured lifetimes.
+    DeclaredLifetime(i64),
+    /// Answer 200 with a token pair whose two lifetimes are a JSON integer beyond i64
+    /// (`18446744073709551615`).
+    LifetimeBeyondI64,
+    /// Answer 200 with a token pair whose JWTs carry this `exp` claim (Unix seconds: one in the
+    /// past, or absurdly far ahead); `expires_in` and `refresh_token_expires_in` stay as
+    /// configured.
+    JwtExp(i64),
+    /// Answer `307 Temporary Redirect` to the token path on `to`, another host: a client that
+    /// followed it would show up in that host's call log.
+    Redirect(SocketAddr),
+    /// Answer 200 with a token pair padded to at least this many bytes, chunked, without a
+    /// `Content-Length`: a size limit has to hold while reading.
+    Oversized(usize),
 }
 
 /// Armed faults, oldest first; each call consumes one use of the first fault that covers it.

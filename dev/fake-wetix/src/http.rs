@@ -8,7 +8,8 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header::{
-    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE,
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RETRY_AFTER,
+    TRANSFER_ENCODING, WWW_AUTHENTICATE,
 };
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +21,7 @@ use serde::Deserialize;
 
 use crate::authority::{GrantError, TokenAnswer};
 use crate::server::{Shared, lock};
-use crate::{Call, Endpoint, Fault};
+use crate::{Call, Endpoint, Fault, jwt};
 
 /// WeTix's default paths for the two grants.
 pub(crate) const TOKEN_PATH: &str = "/auth/token";
@@ -174,8 +175,57 @@ fn faulty_answer(
             expires_in: 0,
             ..pair()
         }),
+
+        // The fault matrix's answers.
+        Fault::ConnectionReset => cut_connection(),
+        Fault::DeclaredLifetime(seconds) => granted(TokenAnswer {
+            expires_in: seconds,
+            refresh_token_expires_in: seconds,
+            ..pair()
+        }),
+        Fault::LifetimeBeyondI64 => {
+            let mut body = serde_json::to_value(pair()).expect("token answers serialize");
+            for field in ["expires_in", "refresh_token_expires_in"] {
+                body[field] = serde_json::Value::from(u64::MAX);
+            }
+            json(StatusCode::OK, &body)
+        }
+        Fault::JwtExp(exp) => {
+            let key = lock(&shared.authority).signing_key().to_vec();
+            let mut answer = pair();
+            for token in [&mut answer.access_token, &mut answer.refresh_token] {
+                if let Some(claims) = jwt::verify(&key, token) {
+                    *token = jwt::sign(&key, &jwt::Claims { exp, ..claims });
+                }
+            }
+            granted(answer)
+        }
+        Fault::Redirect(to) => (
+            StatusCode::TEMPORARY_REDIRECT,
+            [(LOCATION, format!("http://{to}{TOKEN_PATH}"))],
+        )
+            .into_response(),
+        Fault::Oversized(bytes) => {
+            let mut body = serde_json::to_value(pair()).expect("token answers serialize");
+            body["padding"] = serde_json::Value::from("x".repeat(bytes));
+            let body = serde_json::to_vec(&body).expect("answers serialize");
+            // Through a stream, so the size is not known up front and no length is sent.
+            let body =
+                axum::body::Body::from_stream(axum::body::Body::from(body).into_data_stream());
+            (StatusCode::OK, [(CONTENT_TYPE, "application/json")], body).into_response()
+        }
     };
     Some(response)
+}
+
+/// An answer hyper refuses to send: `Transfer-Encoding` followed by `Content-Length` makes it
+/// drop the connection before writing a byte, which is what a reset looks like to the client.
+fn cut_connection() -> Response {
+    (
+        StatusCode::OK,
+        [(TRANSFER_ENCODING, "chunked"), (CONTENT_LENGTH, "0")],
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]

@@ -78,6 +78,9 @@ impl Reconcile<'_> {
         let mut read: HashMap<String, Option<Arc<Secret>>> = HashMap::new();
         let mut answers = vec![];
         let mut claims = 0;
+        // The time of the latest fact: a wait the server asks for counts from its answer,
+        // not from the start of the reconcile.
+        let mut now = self.now;
         loop {
             let referenced = |name: &String| read.get(name).map(|s| s.as_deref());
             let spec = &self.credential.spec;
@@ -91,7 +94,7 @@ impl Reconcile<'_> {
                     .and_then(|r| referenced(&r.name)),
                 answers: &answers,
                 allowed_server_urls: &self.ctx.allowed_server_urls,
-                now: self.now,
+                now,
             };
             match step::decide(&observed, &memory) {
                 Decision::Read(name) => match self.read_secret(&name).await {
@@ -117,7 +120,10 @@ impl Reconcile<'_> {
                     };
                     return (memory, Err(error));
                 }
-                Decision::Request(request, why) => answers.push(self.call(&request, why).await),
+                Decision::Request(request, why) => {
+                    answers.push(self.call(&request, why).await);
+                    now = Timestamp::now();
+                }
                 Decision::Act(act) => return self.act(act).await,
             }
         }

@@ -107,7 +107,7 @@ pub fn next_status(context: &Context<'_>, outcome: Outcome<'_>) -> WetixCredenti
     let (failed_attempts, last_failure_time) = match outcome {
         Outcome::Failed { attempt: true, .. } => (
             previous.failed_attempts.saturating_add(1),
-            Some(Time(context.now)),
+            Some(Time(failure_time(context.now))),
         ),
         Outcome::Failed { attempt: false, .. }
         | Outcome::ApiFailed { .. }
@@ -223,6 +223,19 @@ fn failed_message(message: &str, tokens: Option<&StoredTokens>, now: Timestamp) 
             rfc3339(t.pair.access.expires_at)
         ),
         _ => message.to_owned(),
+    }
+}
+
+/// When a failure is recorded as having happened: `now` rounded up to the whole second status
+/// keeps, so that a backoff read back from status never ends early.
+pub fn failure_time(now: Timestamp) -> Timestamp {
+    let floored = seconds(now);
+    if floored < now {
+        floored
+            .checked_add(jiff::SignedDuration::from_secs(1))
+            .unwrap_or(floored)
+    } else {
+        floored
     }
 }
 

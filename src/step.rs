@@ -215,13 +215,23 @@ pub fn decide(observed: &Observed<'_>, memory: &Memory) -> Decision {
             } else {
                 vec![]
             };
-            step.act(
-                effects,
-                Outcome::Kept { tokens },
-                Some(next_refresh),
-                false,
-                memory.clone(),
-            )
+            // Tokens written whose status write failed are still reported as renewed.
+            match memory.unreported {
+                Some(reason) => step.act(
+                    effects,
+                    Outcome::Renewed { tokens, reason },
+                    Some(next_refresh),
+                    true,
+                    memory.clone(),
+                ),
+                None => step.act(
+                    effects,
+                    Outcome::Kept { tokens },
+                    Some(next_refresh),
+                    false,
+                    memory.clone(),
+                ),
+            }
         }
         Plan::Wait { until } => step.act(
             vec![],

@@ -275,13 +275,10 @@ const OAUTH_FAULTS: [OAuthFault; 18] = [
     ),
 ];
 
-/// Cells the operator is known to fail, with the reason (docs/reliability.md, "Known gaps").
-/// A known gap that passes counts as a pass.
-fn known_gap(_phase: Phase, fault: &str) -> Option<&'static str> {
-    fault.starts_with("429").then_some(
-        "the wait is counted from the start of the reconcile, not from the 429: on first \
-         issue the reads and the Secret's claim come first, so the retry comes early",
-    )
+/// Cells the operator is known to fail, with the reason (docs/reliability.md). None today: the
+/// two the first runs found are fixed. A known gap that passes counts as a pass.
+fn known_gap(_phase: Phase, _fault: &str) -> Option<&'static str> {
+    None
 }
 
 struct OAuthCell {
@@ -538,13 +535,7 @@ impl ApiFault {
 
     /// Why the operator is known to fail this cell (docs/reliability.md, "Known gaps").
     fn known_gap(self) -> Option<&'static str> {
-        match self {
-            ApiFault::StatusWrite(_) => Some(
-                "the status written again after a refused one has the new tokens' fingerprint \
-                 and expiry, but the previous reason and lastRefreshTime",
-            ),
-            _ => None,
-        }
+        None
     }
 
     /// The Ready=False reason the user sees while it lasts; `None`: Ready stays True.

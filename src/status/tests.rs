@@ -179,3 +179,16 @@ fn no_token_value_appears_anywhere_in_the_status() {
     assert!(!text.contains(tokens.pair.access_token.expose()));
     assert!(!text.contains(tokens.pair.refresh_token.expose()));
 }
+
+#[test]
+fn a_failure_is_recorded_at_the_next_whole_second_so_its_backoff_never_ends_early() {
+    let table = [
+        ("2026-11-25T10:00:00Z", "2026-11-25T10:00:00Z"),
+        ("2026-11-25T10:00:00.001Z", "2026-11-25T10:00:01Z"),
+        ("2026-11-25T10:00:00.999Z", "2026-11-25T10:00:01Z"),
+        ("1969-12-31T23:59:59.5Z", "1970-01-01T00:00:00Z"),
+    ];
+    for (now, recorded) in table {
+        assert_eq!(failure_time(at(now)), at(recorded), "{now}");
+    }
+}

@@ -32,6 +32,10 @@ pub struct Memory {
     /// When this credential last restarted its rollout targets. (Lost on restart: one more
     /// restart may then come sooner than the interval.)
     pub last_restart: Option<jiff::Timestamp>,
+    /// The reason of tokens written to the Secret whose status has not been written yet: the
+    /// next reconcile reports them as renewed, not merely kept. (Lost on restart: the status
+    /// then says the tokens were kept.)
+    pub unreported: Option<Reason>,
 }
 
 /// Tokens obtained but not yet written, with the reason their Event and status will carry.
@@ -47,6 +51,7 @@ impl Memory {
     /// After a reconcile that carried out every effect: the API backoff starts again.
     pub fn reconciled(&mut self) {
         self.api_failures = 0;
+        self.unreported = None;
     }
 
     /// After our status write moved the credential from `before` to `after`.

@@ -155,7 +155,7 @@ impl Step<'_, '_> {
                 let message = error.to_string();
                 let failure = LastFailure {
                     attempts: self.observed.previous_attempts().saturating_add(1),
-                    at: self.observed.now,
+                    at: status::failure_time(self.observed.now),
                     kind: kind_of(reason.class()).unwrap_or(FailureKind::Transient),
                     retry_after: error.retry_after(),
                     issued_for: None,
@@ -184,6 +184,7 @@ impl Step<'_, '_> {
         let credential = self.observed.credential;
         let reason = pending.reason;
         let tokens = pending.tokens.clone();
+        memory.unreported = Some(reason);
         let note = format!(
             "tokens {} and written to Secret {:?}{}; access token valid until {}",
             reason.verb(),

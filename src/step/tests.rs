@@ -772,3 +772,48 @@ fn rollout_restarts_come_at_most_once_a_minute() {
     let later = with_targets("2026-11-25T10:51:00Z", Some("2026-11-25T10:50:00Z"));
     assert_eq!(restarts(&later), 1);
 }
+
+#[test]
+fn retry_after_counts_from_the_answer_and_is_never_cut_by_rounding() {
+    let scene = Scene::new()
+        .at("2026-11-25T10:00:00.400Z")
+        .answered(Err(OAuthError::Transient {
+            cause: TransientCause::Status(429),
+            retry_after: Some(Duration::from_secs(7)),
+        }));
+    let act = scene.act();
+    let wait = act.requeue.unwrap();
+    assert!(wait >= Duration::from_secs(7), "{wait:?}");
+    assert!(wait <= Duration::from_secs(8), "{wait:?}");
+    let status = status_of(&act);
+    assert_eq!(
+        status.last_failure_time.as_ref().unwrap().0,
+        at("2026-11-25T10:00:01Z")
+    );
+}
+
+#[test]
+fn tokens_written_whose_status_write_failed_are_still_reported_as_renewed() {
+    let renewed = Scene::new()
+        .with_tokens()
+        .at("2026-11-25T10:50:00Z")
+        .answered(Ok(pair("2026-11-25T10:50:00Z", 3600, 7200)));
+    let act = renewed.act();
+    assert_eq!(act.memory.unreported, Some(Reason::TokenRefreshed));
+
+    // The status write failed: the next reconcile finds tokens in the Secret, not yet due.
+    let mut next = Scene::new().with_tokens().at("2026-11-25T10:10:00Z");
+    next.memory = act.memory.clone();
+    let again = next.act();
+    assert_eq!(ready_reason(&again), "TokenRefreshed");
+    assert!(status_of(&again).last_refresh_time.is_some());
+
+    let mut reported = act.memory;
+    reported.reconciled();
+    next.memory = reported;
+    assert_eq!(
+        ready_reason(&next.act()),
+        "TokenValid",
+        "once reported, kept"
+    );
+}

@@ -7,9 +7,10 @@
 #   hack/fuzz.sh jwt duration             only these
 #
 # The first run installs cargo-fuzz into cargo's bin directory and builds the instrumented
-# operator (about 10 minutes on 2 cores); the build and the corpus each target has grown are kept
-# in ~/.cache/wetix-operator/fuzz/, so later runs rebuild only the operator crate and start from
-# what earlier runs found (remove corpus/ there to start again from fuzz/seeds/).
+# operator (about 10 minutes on 2 cores); the build and the corpus each target has grown
+# (minimized after every run) are kept in ~/.cache/wetix-operator/fuzz/, so later runs rebuild
+# only the operator crate and start from what earlier runs found (remove corpus/ there to start
+# again from fuzz/seeds/).
 # A crash is saved under fuzz/artifacts/<target>/; replay it with
 #   cd fuzz && cargo +nightly fuzz run -s none -a <target> artifacts/<target>/crash-...
 set -euo pipefail
@@ -81,6 +82,9 @@ for target in "${targets[@]}"; do
   done_line="$(grep -E '^Done [0-9]+ runs in [0-9]+ second' "$log" | tail -n 1 || true)"
   if ((status == 0)) && [[ -n "$done_line" ]]; then
     read -r _ runs _ _ secs _ <<<"$done_line"
+    # Kept to the inputs that add coverage, so the cache does not grow with every run.
+    "${fuzz[@]}" cmin "${flags[@]}" "$target" "$corpus" >"$cache/$target.cmin.log" 2>&1 ||
+      echo "fuzz $target: the corpus could not be minimized (see $cache/$target.cmin.log)"
     echo "fuzz $target: $runs runs in $secs s, no crash ($(find "$corpus" -type f | wc -l) inputs in the corpus)"
   else
     echo "fuzz $target: FAILED (exit $status); from its log ($log):"

@@ -27,6 +27,7 @@ fi
 if cargo fmt --version >/dev/null 2>&1; then
   echo "==> cargo fmt --check"
   cargo fmt --all -- --check
+  cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 else
   echo "==> rustfmt is not installed and could not be installed: formatting NOT checked"
 fi

@@ -17,6 +17,9 @@ fuzz_target!(|data: &[u8]| {
     let times = jwt_times(&token);
     // A payload that is a JSON object always makes a JWT, whatever its claims say.
     if let Ok(serde_json::Value::Object(_)) = serde_json::from_slice(data) {
-        assert!(times.is_some(), "a JSON object payload was not read as a JWT");
+        assert!(
+            times.is_some(),
+            "a JSON object payload was not read as a JWT"
+        );
     }
 });

@@ -21,8 +21,14 @@ fn check(pair: &TokenPair, response: &TokenResponse, sent: Timestamp) {
     ] {
         let declared = declared.expect("accepted without a lifetime");
         assert!(declared > 0, "accepted a lifetime of {declared} s");
-        assert!(lifetime.expires_at > sent, "expired on arrival: {lifetime:?}");
-        assert!(lifetime.issued_at <= sent, "issued after sending: {lifetime:?}");
+        assert!(
+            lifetime.expires_at > sent,
+            "expired on arrival: {lifetime:?}"
+        );
+        assert!(
+            lifetime.issued_at <= sent,
+            "issued after sending: {lifetime:?}"
+        );
         assert!(lifetime.expires_at <= sent + SignedDuration::from_secs(declared));
     }
 }

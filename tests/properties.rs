@@ -3,7 +3,7 @@
 //! WetixCredential. Each property is what a user relies on whatever the input: a renewal inside
 //! the token's life, a bounded retry, no request while backing off, no panic on hostile bytes.
 //!
-//! 64 cases per property by default, so the file runs in seconds; `PROPTEST_CASES=10000` for a
+//! 256 cases per property by default, so the file runs in seconds; `PROPTEST_CASES=10000` for a
 //! longer search. A failing case is printed, shrunk; it then belongs in the table test of the
 //! module it breaks.
 
@@ -39,7 +39,7 @@ fn config() -> Config {
         cases: std::env::var("PROPTEST_CASES")
             .ok()
             .and_then(|n| n.parse().ok())
-            .unwrap_or(64),
+            .unwrap_or(256),
         failure_persistence: None,
         ..Config::default()
     }

@@ -41,6 +41,49 @@ fi
 
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/wetix-operator/fuzz"
 mkdir -p "$cache/target"
+# The build reads the sources from one mirror in the cache, not from this checkout: cargo
+# rebuilds a path dependency whose path or file times differ, so every fresh clone (CI's
+# included) would otherwise rebuild the instrumented operator. Only files whose content changed
+# are rewritten, so unchanged ones keep the times cargo saw last.
+source="$cache/source"
+python3 - "$PWD" "$source" <<'MIRROR'
+import os, sys
+checkout, mirror = sys.argv[1], sys.argv[2]
+roots = ["Cargo.toml", "Cargo.lock", "src", "docs", "benches", "fuzz/Cargo.toml", "fuzz/Cargo.lock",
+         "fuzz/fuzz_targets", "fuzz/seeds", "fuzz/dicts"]
+# The workspace's members, for the manifest that names them: their manifests and sources.
+roots += [os.path.join("dev", d) for d in sorted(os.listdir(os.path.join(checkout, "dev")))]
+wanted = set()
+for root in roots:
+    path = os.path.join(checkout, root)
+    if os.path.isfile(path):
+        wanted.add(root)
+        continue
+    for directory, subdirs, files in os.walk(path):
+        subdirs[:] = [d for d in subdirs if d != "target"]
+        for name in files:
+            wanted.add(os.path.relpath(os.path.join(directory, name), checkout))
+for relative in sorted(wanted):
+    with open(os.path.join(checkout, relative), "rb") as f:
+        content = f.read()
+    target = os.path.join(mirror, relative)
+    try:
+        with open(target, "rb") as f:
+            if f.read() == content:
+                continue
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+    with open(target, "wb") as f:
+        f.write(content)
+for directory, _, files in os.walk(mirror, topdown=False):
+    for name in files:
+        relative = os.path.relpath(os.path.join(directory, name), mirror)
+        keep = relative in wanted or relative.startswith(("fuzz/artifacts/", "fuzz/target/"))
+        if not keep:
+            os.remove(os.path.join(directory, name))
+MIRROR
+checkout="$PWD"
+cd "$source"
 # No sanitizer: the code under test is safe Rust, and what is looked for is a panic. Debug
 # assertions on, so that an arithmetic overflow is a crash rather than a wrapped value.
 fuzz=(cargo +nightly fuzz)
@@ -75,9 +118,9 @@ for target in "${targets[@]}"; do
   log="$cache/$target.log"
   mkdir -p "$corpus"
   status=0
-  "${fuzz[@]}" run "${flags[@]}" "$target" "$corpus" "$PWD/fuzz/seeds/$target" -- \
+  "${fuzz[@]}" run "${flags[@]}" "$target" "$corpus" "$source/fuzz/seeds/$target" -- \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -dict="$PWD/fuzz/dicts/$target.dict" >"$log" 2>&1 || status=$?
+    -dict="$source/fuzz/dicts/$target.dict" >"$log" 2>&1 || status=$?
   # libFuzzer's last line: "Done 123456 runs in 20 second(s)".
   done_line="$(grep -E '^Done [0-9]+ runs in [0-9]+ second' "$log" | tail -n 1 || true)"
   if ((status == 0)) && [[ -n "$done_line" ]]; then
@@ -93,6 +136,8 @@ for target in "${targets[@]}"; do
   fi
 done
 if ((${#failed[@]})); then
+  mkdir -p "$checkout/fuzz/artifacts"
+  cp -r "$source/fuzz/artifacts/." "$checkout/fuzz/artifacts/" 2>/dev/null || true
   echo "fuzz targets failed: ${failed[*]} (inputs under fuzz/artifacts/)" >&2
   exit 1
 fi

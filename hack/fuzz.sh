@@ -8,9 +8,9 @@
 #
 # The first run installs cargo-fuzz into cargo's bin directory and builds the instrumented
 # operator (about 10 minutes on 2 cores); the build and the corpus each target has grown
-# (minimized after every run) are kept in ~/.cache/wetix-operator/fuzz/, so later runs rebuild
-# only the operator crate and start from what earlier runs found (remove corpus/ there to start
-# again from fuzz/seeds/).
+# (minimized after every run) are kept in ~/.cache/wetix-operator/fuzz/, so later runs, from
+# this checkout or any other, rebuild only what changed and start from what earlier runs found
+# (remove corpus/ there to start again from fuzz/seeds/).
 # A crash is saved under fuzz/artifacts/<target>/; replay it with
 #   cd fuzz && cargo +nightly fuzz run -s none -a <target> artifacts/<target>/crash-...
 set -euo pipefail

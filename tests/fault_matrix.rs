@@ -533,7 +533,7 @@ impl ApiFault {
         }
     }
 
-    /// Why the operator is known to fail this cell (docs/reliability.md, "Known gaps").
+    /// Why the operator is known to fail this cell (docs/reliability.md). None today.
     fn known_gap(self) -> Option<&'static str> {
         None
     }

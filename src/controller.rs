@@ -1,17 +1,17 @@
 //! Wiring: which objects are watched, and how their changes reach `reconcile`.
 //!
 //! - WetixCredentials: the controller's own watch, cached (managed fields dropped).
-//! - Secrets: one metadata-only watch whose store keeps only names, labels and versions
-//!   (`secret_cache`); each change is mapped to the credentials it concerns (`triggers`), except
-//!   the echo of our own write. Secret data is never watched: reconcile reads the few Secrets it
-//!   needs by name, and reads them again only when their version moved.
+//! - Secrets: two label-selected watches (`secret_cache`), so that Secrets of other tools cost
+//!   nothing: managed Secrets by metadata only (names, labels, versions), and client and
+//!   bootstrap Secrets labelled `wetix.my/watch=true` whole. Each change is mapped to the
+//!   credentials it concerns (`triggers`), except the echo of our own write.
 //!
 //! One controller runs per watched namespace (or one for all namespaces), so a namespaced
 //! install needs no cluster-wide permission.
 
 use std::{sync::Arc, time::Duration};
 
-use futures::{StreamExt, future::Shared};
+use futures::{StreamExt, TryStreamExt, future::Shared};
 use k8s_openapi::api::core::v1::Secret;
 use kube::{
     Api, ResourceExt,
@@ -29,6 +29,7 @@ use crate::{
     credential::WetixCredential,
     error_chain::error_chain,
     reconcile::{self, Context, Error},
+    secret_cache::{MANAGED_SELECTOR, WATCH_SELECTOR},
     triggers,
 };
 
@@ -89,14 +90,28 @@ pub async fn run(
                 .touched_objects()
                 .predicate_filter(worth_a_reconcile, Default::default());
             let store = reader.clone();
-            let secrets = scoped::<PartialObjectMeta<Secret>>(&ctx.client, namespace.as_deref());
+            let managed = scoped::<PartialObjectMeta<Secret>>(&ctx.client, namespace.as_deref());
             let (versions, versions_writer) = reflector::store();
             ctx.secret_cache.watch_versions(versions);
-            let secret_changes = watcher(secrets, watcher::Config::default().any_semantic())
+            let managed_changes = watcher(managed, selected(MANAGED_SELECTOR))
                 .default_backoff()
                 .modify(keep_identity_only)
                 .reflect(versions_writer)
                 .touched_objects();
+            let labelled = scoped::<Secret>(&ctx.client, namespace.as_deref());
+            let (referenced, referenced_writer) = reflector::store();
+            ctx.secret_cache.watch_referenced(referenced);
+            let referenced_changes = watcher(labelled, selected(WATCH_SELECTOR))
+                .default_backoff()
+                .modify(keep_what_a_client_secret_needs)
+                .reflect(referenced_writer)
+                .touched_objects()
+                .map_ok(|secret| PartialObjectMeta {
+                    types: None,
+                    metadata: secret.metadata,
+                    _phantom: Default::default(),
+                });
+            let secret_changes = futures::stream::select(managed_changes, referenced_changes);
             let own = ctx.clone();
             Controller::for_stream(credentials, reader)
                 .watches_stream(secret_changes, move |secret| {
@@ -137,9 +152,25 @@ fn keep_what_reconcile_reads(credential: &mut WetixCredential) {
     }
 }
 
-/// What the Secret watch keeps of each Secret: name, namespace, labels and resourceVersion.
-/// Annotations go too: `kubectl apply` copies a Secret's data into one.
+/// A watch of the Secrets with these labels, listed from the API server's cache.
+fn selected(selector: &str) -> watcher::Config {
+    watcher::Config::default().labels(selector).any_semantic()
+}
+
+/// What the managed-Secret watch keeps of each Secret: name, namespace, labels and
+/// resourceVersion. Annotations go too: `kubectl apply` copies a Secret's data into one.
 fn keep_identity_only(secret: &mut PartialObjectMeta<Secret>) {
+    let metadata = &mut secret.metadata;
+    metadata.annotations = None;
+    metadata.managed_fields = None;
+    metadata.owner_references = None;
+    metadata.finalizers = None;
+}
+
+/// What the watch of labelled client and bootstrap Secrets keeps: their data, labels and
+/// version. Annotations go (`kubectl apply` copies the whole Secret into one), and managed
+/// fields.
+fn keep_what_a_client_secret_needs(secret: &mut Secret) {
     let metadata = &mut secret.metadata;
     metadata.annotations = None;
     metadata.managed_fields = None;

@@ -1,11 +1,15 @@
 //! What the operator knows of Secrets without asking the API server again.
 //!
-//! A metadata-only watch (names, labels and resourceVersions; no data, no annotations) says
-//! which version of each Secret is current. The data behind a version is kept only for the
-//! Secrets the operator reads (client and bootstrap Secrets, usually shared by many
-//! credentials) and for the managed Secrets it wrote itself. A reconcile uses the kept data
-//! when its version is still current and reads the Secret otherwise, so a stale watch can only
-//! cost an extra read, followed by the reconcile its watch event triggers.
+//! Only Secrets with one of two labels are watched, so Secrets of other tools cost nothing:
+//! - managed Secrets ([`MANAGED_SELECTOR`]), by metadata only: their resourceVersion says
+//!   whether a managed Secret is still exactly what the operator last wrote (kept in
+//!   `written`);
+//! - client and bootstrap Secrets that their owners labelled [`WATCH_LABEL`]`=true`, whole
+//!   (data and labels; annotations and managed fields dropped): a reconcile takes them from
+//!   memory, and a change to one reconciles the credentials that read it.
+//!
+//! A referenced Secret without the label is read from the API server each time a reconcile
+//! needs it, and a change to it is seen at the credential's next reconcile.
 
 use std::{
     collections::HashMap,
@@ -35,17 +39,34 @@ pub struct Written {
     pub body: u64,
 }
 
+/// The label a user puts on a client or bootstrap Secret so the operator watches it.
+pub const WATCH_LABEL: &str = "wetix.my/watch";
+
+/// The label selector of the watch of labelled client and bootstrap Secrets.
+pub const WATCH_SELECTOR: &str = "wetix.my/watch=true";
+
+/// The label selector of the watch of managed Secrets.
+pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=wetix-operator";
+
 #[derive(Default)]
 pub struct SecretCache {
     versions: RwLock<Vec<Store<PartialObjectMeta<Secret>>>>,
-    read: Mutex<HashMap<Key, Arc<Secret>>>,
+    referenced: RwLock<Vec<Store<Secret>>>,
     written: Mutex<HashMap<Key, Written>>,
 }
 
 impl SecretCache {
-    /// Adds the store of one metadata-only Secret watch (one per watched scope).
+    /// Adds the store of one metadata-only watch of managed Secrets (one per watched scope).
     pub fn watch_versions(&self, store: Store<PartialObjectMeta<Secret>>) {
         self.versions
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(store);
+    }
+
+    /// Adds the store of one watch of labelled client and bootstrap Secrets.
+    pub fn watch_referenced(&self, store: Store<Secret>) {
+        self.referenced
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .push(store);
@@ -61,18 +82,12 @@ impl SecretCache {
             .and_then(|meta| meta.metadata.resource_version.clone())
     }
 
-    /// A Secret read before, if that version is still the current one.
-    pub fn read(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
-        let current = self.version(namespace, name)?;
-        let read = self.read.lock().unwrap_or_else(|e| e.into_inner());
-        read.get(&key(namespace, name))
-            .filter(|s| s.metadata.resource_version.as_deref() == Some(current.as_str()))
-            .cloned()
-    }
-
-    pub fn remember_read(&self, namespace: &str, name: &str, secret: Secret) {
-        let mut read = self.read.lock().unwrap_or_else(|e| e.into_inner());
-        read.insert(key(namespace, name), Arc::new(secret));
+    /// A labelled client or bootstrap Secret as its watch last saw it. `None` for a Secret
+    /// without the label (or not there): it has to be read.
+    pub fn referenced(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
+        let key = ObjectRef::new(name).within(namespace);
+        let stores = self.referenced.read().unwrap_or_else(|e| e.into_inner());
+        stores.iter().find_map(|store| store.get(&key))
     }
 
     /// The managed Secret as we wrote it, if nobody changed it since.
@@ -172,16 +187,36 @@ mod tests {
         cache
     }
 
-    #[test]
-    fn a_read_secret_is_served_only_while_its_version_is_current() {
-        let cache = cache_seeing(vec![meta("wetix-client", "7")]);
-        assert!(cache.read("shop", "wetix-client").is_none());
-        cache.remember_read("shop", "wetix-client", secret("wetix-client", "7"));
-        assert!(cache.read("shop", "wetix-client").is_some());
+    fn referenced_seeing(objects: Vec<Secret>) -> SecretCache {
+        let (store, mut writer) = reflector::store();
+        writer.apply_watcher_event(&watcher::Event::Init);
+        for o in objects {
+            writer.apply_watcher_event(&watcher::Event::InitApply(o));
+        }
+        writer.apply_watcher_event(&watcher::Event::InitDone);
+        let cache = SecretCache::default();
+        cache.watch_referenced(store);
+        cache
+    }
 
-        let moved_on = cache_seeing(vec![meta("wetix-client", "8")]);
-        moved_on.remember_read("shop", "wetix-client", secret("wetix-client", "7"));
-        assert!(moved_on.read("shop", "wetix-client").is_none());
+    #[test]
+    fn a_labelled_secret_is_served_as_its_watch_last_saw_it_and_others_are_read() {
+        let cache = referenced_seeing(vec![secret("wetix-client", "7")]);
+        let served = cache.referenced("shop", "wetix-client");
+        assert_eq!(
+            served.and_then(|s| s.metadata.resource_version.clone()),
+            Some("7".into())
+        );
+        assert!(cache.referenced("shop", "unlabelled-client").is_none());
+        assert!(cache.referenced("billing", "wetix-client").is_none());
+    }
+
+    #[test]
+    fn the_selectors_are_the_labels_they_select() {
+        use crate::managed_secret::labels;
+        let managed = format!("{}={}", labels::MANAGED_BY, labels::MANAGED_BY_VALUE);
+        assert_eq!(MANAGED_SELECTOR, managed);
+        assert_eq!(WATCH_SELECTOR, format!("{WATCH_LABEL}=true"));
     }
 
     #[test]
@@ -208,9 +243,18 @@ mod tests {
     }
 
     #[test]
-    fn a_secret_the_watch_has_not_seen_is_never_served_from_memory() {
+    fn a_managed_secret_the_watch_has_not_seen_is_never_taken_as_written() {
+        let written = Written {
+            by: "u1".into(),
+            resource_version: "9".into(),
+            tokens: StoredTokens {
+                pair: pair("2026-11-25T10:00:00Z", 100, 1000),
+                issued_for: "f".into(),
+            },
+            body: 1,
+        };
         let cache = cache_seeing(vec![]);
-        cache.remember_read("shop", "wetix-client", secret("wetix-client", "7"));
-        assert!(cache.read("shop", "wetix-client").is_none());
+        cache.remember_written("shop", "ticketing-token", written);
+        assert!(cache.written("shop", "ticketing-token").is_none());
     }
 }

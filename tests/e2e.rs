@@ -31,6 +31,8 @@ on_both!(
     a_rotated_client_secret_gets_a_fresh_pair_at_once,
     a_renewal_costs_one_wetix_call_one_secret_write_one_status_write_and_its_event,
     deleting_a_credential_deletes_its_secret_unless_the_policy_is_retain,
+    secrets_are_watched_only_by_the_operator_s_two_labels,
+    an_unlabelled_client_secret_is_read_when_needed,
 );
 
 async fn a_new_credential_gets_a_managed_secret_with_working_tokens_and_ready_status(
@@ -593,4 +595,63 @@ async fn deleting_a_credential_deletes_its_secret_unless_the_policy_is_retain(se
         "a Retain Secret has no owner to be collected with"
     );
     assert_eq!(stack.secret_data("kept-token").await, retained);
+}
+
+/// A cluster's other Secrets cost the operator nothing: each Secret watch it opens selects
+/// managed Secrets or labelled client Secrets, never all.
+async fn secrets_are_watched_only_by_the_operator_s_two_labels(server: Server) {
+    let stack = Stack::running(server, 3600, 7200).await;
+    stack.create_credential("ticketing", json!({})).await;
+    stack.wait_ready("ticketing", "TokenIssued").await;
+    let mut selectors: Vec<String> = stack
+        .cluster
+        .operator_requests()
+        .await
+        .into_iter()
+        .filter(|r| r.path.ends_with("/secrets") && r.method == "GET")
+        .map(|r| {
+            let selector = r
+                .query
+                .split('&')
+                .find_map(|p| p.strip_prefix("labelSelector="))
+                .unwrap_or("(none)");
+            selector.replace("%3D", "=").replace("%2F", "/")
+        })
+        .collect();
+    selectors.sort();
+    selectors.dedup();
+    assert_eq!(
+        selectors,
+        [
+            "app.kubernetes.io/managed-by=wetix-operator",
+            "wetix.my/watch=true"
+        ]
+    );
+}
+
+/// Without the watch label a client Secret still works: it is read each time it is needed.
+async fn an_unlabelled_client_secret_is_read_when_needed(server: Server) {
+    let stack = Stack::running(server, 3600, 7200).await;
+    stack
+        .put_client_secret_labelled("plain-client", CLIENT_ID, CLIENT_SECRET, &[])
+        .await;
+    stack
+        .create_credential(
+            "ticketing",
+            json!({"clientSecretRef": {"name": "plain-client"}}),
+        )
+        .await;
+    stack.wait_ready("ticketing", "TokenIssued").await;
+    let ns = &stack.ns;
+    let reads = stack
+        .cluster
+        .operator_requests()
+        .await
+        .into_iter()
+        .filter(|r| {
+            r.method == "GET" && r.path == format!("/api/v1/namespaces/{ns}/secrets/plain-client")
+        })
+        .count();
+    assert!(reads >= 1, "the unlabelled client Secret was read");
+    assert_eq!(stack.calls_to(Endpoint::Token), 1);
 }

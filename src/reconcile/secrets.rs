@@ -29,17 +29,12 @@ impl Reconcile<'_> {
         Ok(Seen::Read(secret.map(Box::new)))
     }
 
-    /// A referenced Secret, from memory while its version is current, else read.
+    /// A referenced Secret: from its watch if it carries the watch label, else read.
     pub(super) async fn read_secret(&self, name: &str) -> Result<Option<Arc<Secret>>, Error> {
-        if let Some(secret) = self.ctx.secret_cache.read(&self.namespace, name) {
+        if let Some(secret) = self.ctx.secret_cache.referenced(&self.namespace, name) {
             return Ok(Some(secret));
         }
-        let secret = self.get(name).await?;
-        Ok(secret.map(|secret| {
-            let cache = &self.ctx.secret_cache;
-            cache.remember_read(&self.namespace, name, secret.clone());
-            Arc::new(secret)
-        }))
+        Ok(self.get(name).await?.map(Arc::new))
     }
 
     async fn get(&self, name: &str) -> Result<Option<Secret>, Error> {

@@ -213,12 +213,30 @@ impl Stack {
         Api::namespaced(self.client.clone(), &self.ns)
     }
 
-    /// Creates or replaces the client Secret.
+    /// Creates or replaces the client Secret, labelled for the operator to watch it, as the
+    /// install guide says.
     pub async fn put_client_secret(&self, name: &str, id: &str, secret: &str) {
+        self.put_client_secret_labelled(name, id, secret, &[("wetix.my/watch", "true")])
+            .await;
+    }
+
+    /// Creates or replaces the client Secret with these labels only.
+    pub async fn put_client_secret_labelled(
+        &self,
+        name: &str,
+        id: &str,
+        secret: &str,
+        labels: &[(&str, &str)],
+    ) {
+        let labels = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let body = Secret {
             metadata: ObjectMeta {
                 name: Some(name.into()),
                 namespace: Some(self.ns.clone()),
+                labels: Some(labels),
                 ..ObjectMeta::default()
             },
             data: Some(

@@ -6,7 +6,11 @@ use std::{collections::HashMap, sync::Arc, sync::Mutex};
 use kube::{ResourceExt, runtime::events::Reporter};
 
 use crate::{
-    credential::WetixCredential, metrics::Metrics, oauth::TokenIssuer, secret_cache::SecretCache,
+    admission::{self, Admission},
+    credential::WetixCredential,
+    metrics::Metrics,
+    oauth::TokenIssuer,
+    secret_cache::SecretCache,
     step::Memory,
 };
 
@@ -24,6 +28,8 @@ pub struct Context {
     memory: Mutex<HashMap<String, Memory>>,
     /// Secrets known without asking again: see [`SecretCache`].
     pub secret_cache: SecretCache,
+    /// The reconcile slots, handed out earliest due first.
+    pub admission: Arc<Admission>,
 }
 
 impl Context {
@@ -42,6 +48,7 @@ impl Context {
             metrics,
             memory: Mutex::default(),
             secret_cache: SecretCache::default(),
+            admission: Admission::new(admission::SLOTS),
         }
     }
 

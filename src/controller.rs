@@ -26,6 +26,7 @@ use kube::{
 use tracing::{info, warn};
 
 use crate::{
+    admission,
     credential::WetixCredential,
     error_chain::error_chain,
     reconcile::{self, Context, Error},
@@ -36,11 +37,6 @@ use crate::{
 /// How soon a reconcile that failed on the Kubernetes side is tried again. Short: new tokens
 /// may be waiting in memory to be written.
 const API_ERROR_RETRY: Duration = Duration::from_secs(5);
-
-/// Reconciles running at once per controller. Bounds the burst of reads at start-up, when
-/// every credential is looked at once, without slowing steady state (a reconcile that keeps
-/// its tokens takes two reads and no write).
-const RECONCILE_CONCURRENCY: u16 = 16;
 
 /// Runs until `shutdown` completes; `on_ready` is called once every cache has synced.
 pub async fn run(
@@ -128,7 +124,8 @@ pub async fn run(
                         &secret,
                     )
                 })
-                .with_config(controller::Config::default().concurrency(RECONCILE_CONCURRENCY))
+                // Unbounded here: the slots are `admission`'s, which starts the earliest due first.
+                .with_config(controller::Config::default().concurrency(0))
                 .graceful_shutdown_on(shutdown)
                 .run(reconcile_measured, error_policy, ctx)
                 .for_each(|result| async move {
@@ -202,12 +199,16 @@ where
     }
 }
 
+/// Waits for a reconcile slot, earliest due first, then reconciles. The reconcile is boxed so
+/// that a waiting one holds only this small future.
 async fn reconcile_measured(
     credential: Arc<WetixCredential>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
+    let due = admission::due(&credential, jiff::Timestamp::now());
+    let _slot = ctx.admission.enter(due).await;
     let started = std::time::Instant::now();
-    let result = reconcile::reconcile(credential, ctx.clone()).await;
+    let result = Box::pin(reconcile::reconcile(credential, ctx.clone())).await;
     ctx.metrics.reconciled(result.is_ok(), started.elapsed());
     result
 }

@@ -8,7 +8,7 @@
 //! - [`error_chain`]: an error and its causes on one line, for logs and messages.
 //! - [`validate`]: the spec checked as the schema and the API server would, before any use.
 //! - [`endpoint`]: which WeTix server a credential may call.
-//! - [`secret_cache`]: Secrets known without asking again (versions from a metadata watch).
+//! - [`secret_cache`]: Secrets known without asking again (two label-selected watches).
 //! - [`client_secret`]: the client id and secret read from the referenced Secret.
 //! - [`reason`]: every reason status, Events, metrics and logs give, and its failure class.
 //! - [`tokens`]: the token pair and its lifetimes, as plain data.
@@ -27,6 +27,7 @@
 //! - [`context`]: what every reconcile shares, and each credential's memory.
 //! - [`reconcile`]: carries out what the step decides, feeding each result back.
 //! - [`triggers`]: which credentials a Secret change concerns.
+//! - [`admission`]: the reconcile slots, earliest due first.
 //! - [`controller`]: the watches feeding `reconcile`.
 //! - [`metrics`]: the Prometheus metrics.
 //! - [`leader`]: with `--leader-elect`, the Lease that lets one replica run the controller.
@@ -53,6 +54,7 @@
 /// that either side can tell this operator's traffic apart.
 pub const USER_AGENT: &str = concat!("wetix-operator/", env!("CARGO_PKG_VERSION"));
 
+pub mod admission;
 pub mod cli;
 pub mod client_secret;
 pub mod commands;

@@ -129,50 +129,66 @@ impl Reconcile<'_> {
         }
     }
 
-    /// Carries out the effects in order. A failed write of new tokens ends it: they are kept
-    /// in memory and written before anything else next time.
+    /// Carries out the effects: the Secret write first, then the Events alongside the restarts
+    /// and the status, which follow in order. A failed write of new tokens ends it: they are
+    /// kept in memory and written before anything else next time, and nothing is announced.
     async fn act(&self, act: Act) -> (Memory, Result<Action, Error>) {
         let Act {
             effects,
             mut memory,
             requeue,
         } = act;
+        let mut notices = vec![];
+        let mut rest = vec![];
         for effect in effects {
-            let done = match effect {
-                Effect::WriteSecret {
-                    write: Write::New(pending),
-                    version,
-                } => match self.write_secret(&pending.tokens, version).await {
-                    Ok(()) => Ok(()),
-                    Err(source) => {
-                        memory = step::write_failed(pending, memory);
-                        Err(self.write_error(source))
+            match effect {
+                Effect::WriteSecret { write, version } => {
+                    if let Err(error) = self.write(write, version, &mut memory).await {
+                        return (memory, Err(error));
                     }
-                },
-                Effect::WriteSecret {
-                    write: Write::Restore(tokens),
-                    version,
-                } => {
-                    info!(secret = %self.secret_name, "restoring the managed Secret");
-                    let result = self.write_secret(&tokens, version).await;
-                    result.map_err(|source| self.write_error(source))
                 }
-                Effect::Publish(notice) => {
-                    self.publish(&notice).await;
-                    Ok(())
-                }
-                Effect::RestartWorkloads => {
-                    self.restart_workloads().await;
-                    Ok(())
-                }
-                Effect::WriteStatus(status) => self.write_status(*status, &mut memory).await,
-            };
-            if let Err(error) = done {
-                return (memory, Err(error));
+                Effect::Publish(notice) => notices.push(notice),
+                other => rest.push(other),
             }
         }
+        let announce = futures::future::join_all(notices.iter().map(|n| self.publish(n)));
+        let report = async {
+            for effect in rest {
+                match effect {
+                    Effect::RestartWorkloads => self.restart_workloads().await,
+                    Effect::WriteStatus(status) => {
+                        self.write_status(*status, &mut memory).await?;
+                    }
+                    Effect::WriteSecret { .. } | Effect::Publish(_) => {}
+                }
+            }
+            Ok(())
+        };
+        let (_, reported) = futures::future::join(announce, report).await;
         let action = requeue.map_or_else(Action::await_change, Action::requeue);
-        (memory, Ok(action))
+        (memory, reported.map(|()| action))
+    }
+
+    async fn write(
+        &self,
+        write: Write,
+        version: Option<String>,
+        memory: &mut Memory,
+    ) -> Result<(), Error> {
+        match write {
+            Write::New(pending) => match self.write_secret(&pending.tokens, version).await {
+                Ok(()) => Ok(()),
+                Err(source) => {
+                    *memory = step::write_failed(pending, std::mem::take(memory));
+                    Err(self.write_error(source))
+                }
+            },
+            Write::Restore(tokens) => {
+                info!(secret = %self.secret_name, "restoring the managed Secret");
+                let result = self.write_secret(&tokens, version).await;
+                result.map_err(|source| self.write_error(source))
+            }
+        }
     }
 
     /// One call to WeTix, measured.

@@ -60,7 +60,6 @@ pub async fn run(
         async move {
             let (reader, writer) = reflector::store();
             let api = scoped::<WetixCredential>(&ctx.client, namespace.as_deref());
-            let metrics = ctx.metrics.clone();
             let forget_ctx = ctx.clone();
             // Readiness is taken from the first InitDone, which `reflect` has just applied to
             // the store. Not `Store::wait_until_ready` in a second task: the Controller waits
@@ -72,7 +71,6 @@ pub async fn run(
                 .reflect(writer)
                 .inspect(move |event| match event {
                     Ok(watcher::Event::Delete(gone)) => {
-                        metrics.forget(&gone.namespace().unwrap_or_default(), &gone.name_any());
                         forget_ctx.forget(gone);
                     }
                     Ok(watcher::Event::InitDone) if !synced => {
@@ -86,6 +84,7 @@ pub async fn run(
                 .touched_objects()
                 .predicate_filter(worth_a_reconcile, Default::default());
             let store = reader.clone();
+            ctx.metrics.watch_credentials(reader.clone());
             let managed = scoped::<PartialObjectMeta<Secret>>(&ctx.client, namespace.as_deref());
             let (versions, versions_writer) = reflector::store();
             ctx.secret_cache.watch_versions(versions);

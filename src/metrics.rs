@@ -1,9 +1,9 @@
 //! Prometheus metrics: typed families, registered in one place. Labels come from small enums
 //! and object names, never from error text or secrets.
 
-use std::{sync::atomic::AtomicU64, time::Duration};
+use std::{sync::Arc, time::Duration};
 
-use kube::ResourceExt;
+use kube::runtime::reflector::Store;
 use prometheus_client::{
     encoding::{EncodeLabelSet, EncodeLabelValue, text::encode},
     metrics::{
@@ -16,15 +16,10 @@ use prometheus_client::{
 };
 
 use crate::{
-    credential::{WetixCredential, WetixCredentialStatus},
+    credential::WetixCredential,
     reason::{FailureClass, Reason},
 };
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct CredentialLabels {
-    pub namespace: String,
-    pub name: String,
-}
+use fleet::Fleet;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -77,14 +72,10 @@ pub enum ReconcileResult {
     error,
 }
 
-type TimeGauge = Family<CredentialLabels, Gauge<f64, AtomicU64>>;
-
 pub struct Metrics {
     registry: Registry,
-    access_expiry: TimeGauge,
-    refresh_expiry: TimeGauge,
-    next_refresh: TimeGauge,
-    ready: Family<CredentialLabels, Gauge>,
+    /// The per-credential series, read from the credential caches at each scrape.
+    fleet: Arc<Fleet>,
     requests: Family<RequestLabels, Counter>,
     request_duration: Family<GrantLabels, Histogram, fn() -> Histogram>,
     reconciles: Family<ReconcileLabels, Counter>,
@@ -101,10 +92,7 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::default();
         let metrics = Self {
-            access_expiry: TimeGauge::default(),
-            refresh_expiry: TimeGauge::default(),
-            next_refresh: TimeGauge::default(),
-            ready: Family::default(),
+            fleet: Arc::default(),
             requests: Family::default(),
             request_duration: Family::new_with_constructor(request_histogram),
             reconciles: Family::default(),
@@ -112,26 +100,7 @@ impl Default for Metrics {
             leader: Gauge::default(),
             registry: Registry::default(),
         };
-        registry.register(
-            "wetix_credential_access_token_expiration_timestamp_seconds",
-            "When the access token in the managed Secret expires (Unix time)",
-            metrics.access_expiry.clone(),
-        );
-        registry.register(
-            "wetix_credential_refresh_token_expiration_timestamp_seconds",
-            "When the refresh token in the managed Secret expires (Unix time)",
-            metrics.refresh_expiry.clone(),
-        );
-        registry.register(
-            "wetix_credential_next_refresh_timestamp_seconds",
-            "When the operator next renews or retries (Unix time)",
-            metrics.next_refresh.clone(),
-        );
-        registry.register(
-            "wetix_credential_ready",
-            "1 when the credential is Ready, else 0",
-            metrics.ready.clone(),
-        );
+        registry.register_collector(Box::new(metrics.fleet.clone()));
         registry.register(
             "wetix_token_requests",
             "Token requests sent to WeTix, by grant and outcome",
@@ -194,44 +163,9 @@ impl Metrics {
         self.leader.set(i64::from(leading));
     }
 
-    /// Publishes a credential's expiries and readiness from its status.
-    pub fn credential(&self, credential: &WetixCredential, status: &WetixCredentialStatus) {
-        let labels = labels(credential);
-        let set =
-            |family: &TimeGauge,
-             time: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>| {
-                match time {
-                    Some(t) => {
-                        family.get_or_create(&labels).set(unix_seconds(t.0));
-                    }
-                    None => {
-                        family.remove(&labels);
-                    }
-                }
-            };
-        set(&self.access_expiry, status.access_token_expires_at.as_ref());
-        set(
-            &self.refresh_expiry,
-            status.refresh_token_expires_at.as_ref(),
-        );
-        set(&self.next_refresh, status.next_refresh_time.as_ref());
-        let ready = status
-            .conditions
-            .iter()
-            .any(|c| c.type_ == crate::status::READY && c.status == "True");
-        self.ready.get_or_create(&labels).set(i64::from(ready));
-    }
-
-    /// Drops every series of a credential that no longer exists.
-    pub fn forget(&self, namespace: &str, name: &str) {
-        let labels = CredentialLabels {
-            namespace: namespace.to_owned(),
-            name: name.to_owned(),
-        };
-        self.access_expiry.remove(&labels);
-        self.refresh_expiry.remove(&labels);
-        self.next_refresh.remove(&labels);
-        self.ready.remove(&labels);
+    /// Adds one watched scope's credential cache: its statuses are the per-credential series.
+    pub fn watch_credentials(&self, store: Store<WetixCredential>) {
+        self.fleet.watch(store);
     }
 
     /// The Prometheus text exposition.
@@ -250,12 +184,6 @@ pub fn unix_seconds(t: jiff::Timestamp) -> f64 {
     t.as_second() as f64
 }
 
-fn labels(credential: &WetixCredential) -> CredentialLabels {
-    CredentialLabels {
-        namespace: credential.namespace().unwrap_or_default(),
-        name: credential.name_any(),
-    }
-}
-
+mod fleet;
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,7 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::*;
-use crate::fixtures::credential;
+use crate::{credential::WetixCredentialStatus, fixtures::credential};
 
 /// The value of the one sample of `family` in the exposition.
 fn sample(text: &str, family: &str) -> f64 {
@@ -31,7 +31,9 @@ fn times_at_the_ends_of_the_range_are_published_as_exact_unix_seconds() {
             failed_attempts: u32::MAX,
             ..WetixCredentialStatus::default()
         };
-        metrics.credential(&credential(), &status);
+        let mut published = credential();
+        published.status = Some(status);
+        metrics.watch_credentials(cached(vec![published]));
         let text = metrics.render();
         for family in [
             "wetix_credential_access_token_expiration_timestamp_seconds",
@@ -41,6 +43,72 @@ fn times_at_the_ends_of_the_range_are_published_as_exact_unix_seconds() {
             assert_eq!(sample(&text, family), seconds, "{t} {family}");
         }
     }
+}
+
+fn cached(credentials: Vec<WetixCredential>) -> Store<WetixCredential> {
+    use kube::runtime::{reflector, watcher};
+    let (store, mut writer) = reflector::store();
+    writer.apply_watcher_event(&watcher::Event::Init);
+    for c in credentials {
+        writer.apply_watcher_event(&watcher::Event::InitApply(c));
+    }
+    writer.apply_watcher_event(&watcher::Event::InitDone);
+    store
+}
+
+#[test]
+fn each_credential_s_series_come_from_its_cached_status_and_leave_with_it() {
+    use crate::fixtures::CredentialFixture;
+    let ready = |name: &str, ready: &str, expires: &str| {
+        let mut c = credential().named(name);
+        c.status = Some(WetixCredentialStatus {
+            access_token_expires_at: Some(Time(expires.parse().unwrap())),
+            conditions: vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+                type_: crate::status::READY.into(),
+                status: ready.into(),
+                reason: "TokenIssued".into(),
+                message: String::new(),
+                last_transition_time: Time(Timestamp::UNIX_EPOCH),
+                observed_generation: None,
+            }],
+            ..WetixCredentialStatus::default()
+        });
+        c
+    };
+    let metrics = Metrics::default();
+    let new = credential().named("new");
+    metrics.watch_credentials(cached(vec![
+        ready("a", "True", "2026-11-25T10:00:00Z"),
+        ready("b", "False", "2026-11-25T11:00:00Z"),
+        new,
+    ]));
+    let text = metrics.render();
+    let series = |family: &str, name: &str| {
+        let start = format!("{family}{{");
+        text.lines()
+            .filter(|l| l.starts_with(&start) && l.contains(&format!("name=\"{name}\"")))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(series("wetix_credential_ready", "a"), [1.0]);
+    assert_eq!(series("wetix_credential_ready", "b"), [0.0]);
+    assert_eq!(
+        series(
+            "wetix_credential_access_token_expiration_timestamp_seconds",
+            "b"
+        ),
+        [1_795_604_400.0]
+    );
+    assert!(series("wetix_credential_ready", "new").is_empty());
+    assert!(text.contains("namespace=\"shop\""), "{text}");
+    assert!(
+        text.contains("# TYPE wetix_credential_ready gauge"),
+        "{text}"
+    );
+
+    let emptied = Metrics::default();
+    emptied.watch_credentials(cached(vec![]));
+    assert!(!emptied.render().contains("name=\"a\""));
 }
 
 #[test]

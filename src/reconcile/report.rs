@@ -50,7 +50,6 @@ impl Reconcile<'_> {
         status: WetixCredentialStatus,
         memory: &mut Memory,
     ) -> Result<(), Error> {
-        self.ctx.metrics.credential(self.credential, &status);
         if self.credential.status.as_ref() == Some(&status) {
             return Ok(());
         }

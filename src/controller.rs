@@ -91,22 +91,22 @@ pub async fn run(
             let managed_changes = watcher(managed, selected(MANAGED_SELECTOR))
                 .default_backoff()
                 .modify(keep_identity_only)
-                .reflect(versions_writer)
-                .touched_objects();
+                .reflect(versions_writer);
             let labelled = scoped::<Secret>(&ctx.client, namespace.as_deref());
             let (referenced, referenced_writer) = reflector::store();
             ctx.secret_cache.watch_referenced(referenced);
             let referenced_changes = watcher(labelled, selected(WATCH_SELECTOR))
                 .default_backoff()
                 .modify(keep_what_a_client_secret_needs)
-                .reflect(referenced_writer)
-                .touched_objects()
-                .map_ok(|secret| PartialObjectMeta {
+                .reflect(referenced_writer);
+            let secret_changes = futures::stream::select(
+                changes_after_first_list(managed_changes),
+                changes_after_first_list(referenced_changes).map_ok(|secret| PartialObjectMeta {
                     types: None,
                     metadata: secret.metadata,
                     _phantom: Default::default(),
-                });
-            let secret_changes = futures::stream::select(managed_changes, referenced_changes);
+                }),
+            );
             let own = ctx.clone();
             Controller::for_stream(credentials, reader)
                 .watches_stream(secret_changes, move |secret| {
@@ -146,6 +146,29 @@ fn keep_what_reconcile_reads(credential: &mut WetixCredential) {
     if let Some(annotations) = credential.metadata.annotations.as_mut() {
         annotations.retain(|key, _| key.starts_with("wetix.my/"));
     }
+}
+
+/// The objects a watch reports changed, except those of its first list: every credential is
+/// reconciled at start-up anyway, and mapping each of thousands of listed Secrets to the
+/// credentials that read it would cost a pass over all credentials per Secret. Later lists
+/// (after the watch was interrupted) may hide changes, so their objects count.
+fn changes_after_first_list<K>(
+    events: impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>>,
+) -> impl futures::Stream<Item = Result<K, watcher::Error>> {
+    let mut listed = false;
+    events.filter_map(move |event| {
+        let change = match event {
+            Ok(watcher::Event::Apply(o) | watcher::Event::Delete(o)) => Some(Ok(o)),
+            Ok(watcher::Event::InitApply(o)) if listed => Some(Ok(o)),
+            Ok(watcher::Event::InitDone) => {
+                listed = true;
+                None
+            }
+            Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => None,
+            Err(error) => Some(Err(error)),
+        };
+        futures::future::ready(change)
+    })
 }
 
 /// A watch of the Secrets with these labels, listed from the API server's cache.

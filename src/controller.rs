@@ -86,12 +86,11 @@ pub async fn run(
             let store = reader.clone();
             ctx.metrics.watch_credentials(reader.clone());
             let managed = scoped::<PartialObjectMeta<Secret>>(&ctx.client, namespace.as_deref());
-            let (versions, versions_writer) = reflector::store();
-            ctx.secret_cache.watch_versions(versions);
+            let cache = ctx.clone();
             let managed_changes = watcher(managed, selected(MANAGED_SELECTOR))
                 .default_backoff()
                 .modify(keep_identity_only)
-                .reflect(versions_writer);
+                .inspect_ok(move |event| cache.secret_cache.managed_seen(event));
             let labelled = scoped::<Secret>(&ctx.client, namespace.as_deref());
             let (referenced, referenced_writer) = reflector::store();
             ctx.secret_cache.watch_referenced(referenced);
@@ -117,6 +116,11 @@ pub async fn run(
                     );
                     if echo {
                         return vec![];
+                    }
+                    // A managed Secret concerns its owner alone, found without a pass over
+                    // every credential; none if the owner is another operator's.
+                    if let Some(owner) = triggers::owner(&secret) {
+                        return store.get(&owner).map(|_| vec![owner]).unwrap_or_default();
                     }
                     triggers::credentials_for_secret(
                         store.state().iter().map(|c| c.as_ref()),

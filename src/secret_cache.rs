@@ -1,9 +1,9 @@
 //! What the operator knows of Secrets without asking the API server again.
 //!
 //! Only Secrets with one of two labels are watched, so Secrets of other tools cost nothing:
-//! - managed Secrets ([`MANAGED_SELECTOR`]), by metadata only: their resourceVersion says
-//!   whether a managed Secret is still exactly what the operator last wrote (kept in
-//!   `written`);
+//! - managed Secrets ([`MANAGED_SELECTOR`]), by metadata only and without a store of their
+//!   own: what the operator last wrote is kept (`written`) until the watch shows the Secret at
+//!   another version, or gone;
 //! - client and bootstrap Secrets that their owners labelled [`WATCH_LABEL`]`=true`, whole
 //!   (data and labels; annotations and managed fields dropped): a reconcile takes them from
 //!   memory, and a change to one reconciles the credentials that read it.
@@ -20,7 +20,10 @@ use std::{
 use k8s_openapi::api::core::v1::Secret;
 use kube::{
     core::PartialObjectMeta,
-    runtime::reflector::{ObjectRef, Store},
+    runtime::{
+        reflector::{ObjectRef, Store},
+        watcher,
+    },
 };
 
 use crate::managed_secret::StoredTokens;
@@ -50,18 +53,32 @@ pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=wetix-operator"
 
 #[derive(Default)]
 pub struct SecretCache {
-    versions: RwLock<Vec<Store<PartialObjectMeta<Secret>>>>,
     referenced: RwLock<Vec<Store<Secret>>>,
     written: Mutex<HashMap<Key, Written>>,
 }
 
 impl SecretCache {
-    /// Adds the store of one metadata-only watch of managed Secrets (one per watched scope).
-    pub fn watch_versions(&self, store: Store<PartialObjectMeta<Secret>>) {
-        self.versions
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(store);
+    /// Takes one event of a managed-Secret watch: a Secret seen at a version other than the
+    /// one we wrote, or gone, is no longer what we wrote. A new list (the watch was
+    /// interrupted, and may have missed a deletion) forgets every write: each is read again.
+    pub fn managed_seen(&self, event: &watcher::Event<PartialObjectMeta<Secret>>) {
+        let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        match event {
+            watcher::Event::Init => written.clear(),
+            watcher::Event::InitDone => {}
+            watcher::Event::Apply(seen) | watcher::Event::InitApply(seen) => {
+                let key = key_of(seen);
+                let moved = written.get(&key).is_some_and(|w| {
+                    seen.metadata.resource_version.as_deref() != Some(w.resource_version.as_str())
+                });
+                if moved {
+                    written.remove(&key);
+                }
+            }
+            watcher::Event::Delete(gone) => {
+                written.remove(&key_of(gone));
+            }
+        }
     }
 
     /// Adds the store of one watch of labelled client and bootstrap Secrets.
@@ -70,16 +87,6 @@ impl SecretCache {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .push(store);
-    }
-
-    /// The resourceVersion the watch last saw for this Secret.
-    fn version(&self, namespace: &str, name: &str) -> Option<String> {
-        let key = ObjectRef::new(name).within(namespace);
-        let stores = self.versions.read().unwrap_or_else(|e| e.into_inner());
-        stores
-            .iter()
-            .find_map(|store| store.get(&key))
-            .and_then(|meta| meta.metadata.resource_version.clone())
     }
 
     /// A labelled client or bootstrap Secret as its watch last saw it. `None` for a Secret
@@ -92,12 +99,8 @@ impl SecretCache {
 
     /// The managed Secret as we wrote it, if nobody changed it since.
     pub fn written(&self, namespace: &str, name: &str) -> Option<Written> {
-        let current = self.version(namespace, name)?;
         let written = self.written.lock().unwrap_or_else(|e| e.into_inner());
-        written
-            .get(&key(namespace, name))
-            .filter(|w| w.resource_version == current)
-            .cloned()
+        written.get(&key(namespace, name)).cloned()
     }
 
     pub fn remember_written(&self, namespace: &str, name: &str, written: Written) {
@@ -132,6 +135,12 @@ fn key(namespace: &str, name: &str) -> Key {
     (namespace.to_owned(), name.to_owned())
 }
 
+fn key_of(secret: &PartialObjectMeta<Secret>) -> Key {
+    let metadata = &secret.metadata;
+    let namespace = metadata.namespace.clone().unwrap_or_default();
+    (namespace, metadata.name.clone().unwrap_or_default())
+}
+
 /// A fingerprint of an apply body: equal bodies, equal hashes.
 pub fn body_hash(secret: &Secret) -> u64 {
     // serde_json fails only on a map with non-string keys or a `Serialize` impl that errors; a
@@ -146,7 +155,7 @@ pub fn body_hash(secret: &Secret) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{at, pair};
+    use crate::fixtures::pair;
     use kube::api::ObjectMeta;
     use kube::runtime::{reflector, watcher};
 
@@ -175,16 +184,19 @@ mod tests {
         }
     }
 
+    /// A cache whose managed-Secret watch has listed `objects`.
     fn cache_seeing(objects: Vec<PartialObjectMeta<Secret>>) -> SecretCache {
-        let (store, mut writer) = reflector::store();
-        writer.apply_watcher_event(&watcher::Event::Init);
-        for o in objects {
-            writer.apply_watcher_event(&watcher::Event::InitApply(o));
-        }
-        writer.apply_watcher_event(&watcher::Event::InitDone);
         let cache = SecretCache::default();
-        cache.watch_versions(store);
+        see(&cache, objects);
         cache
+    }
+
+    fn see(cache: &SecretCache, objects: Vec<PartialObjectMeta<Secret>>) {
+        cache.managed_seen(&watcher::Event::Init);
+        for o in objects {
+            cache.managed_seen(&watcher::Event::InitApply(o));
+        }
+        cache.managed_seen(&watcher::Event::InitDone);
     }
 
     fn referenced_seeing(objects: Vec<Secret>) -> SecretCache {
@@ -219,42 +231,53 @@ mod tests {
         assert_eq!(WATCH_SELECTOR, format!("{WATCH_LABEL}=true"));
     }
 
-    #[test]
-    fn a_written_secret_is_ours_until_someone_else_changes_it() {
-        let written = Written {
+    fn written(rv: &str) -> Written {
+        Written {
             by: "u1".into(),
-            resource_version: "9".into(),
+            resource_version: rv.into(),
             tokens: StoredTokens {
                 pair: pair("2026-11-25T10:00:00Z", 100, 1000),
                 issued_for: "f".into(),
             },
             body: 1,
-        };
+        }
+    }
+
+    #[test]
+    fn a_written_secret_is_ours_until_the_watch_sees_it_changed_or_gone() {
         let cache = cache_seeing(vec![meta("ticketing-token", "9")]);
-        cache.remember_written("shop", "ticketing-token", written.clone());
+        cache.remember_written("shop", "ticketing-token", written("9"));
         assert!(cache.written("shop", "ticketing-token").is_some());
         assert!(cache.is_own_write("shop", "ticketing-token", Some("9")));
         assert!(!cache.is_own_write("shop", "ticketing-token", Some("10")));
 
-        let edited = cache_seeing(vec![meta("ticketing-token", "10")]);
-        edited.remember_written("shop", "ticketing-token", written);
-        assert!(edited.written("shop", "ticketing-token").is_none());
-        let _ = at("2026-11-25T10:00:00Z");
+        // The echo of our own write changes nothing; an edit does.
+        cache.managed_seen(&watcher::Event::Apply(meta("ticketing-token", "9")));
+        assert!(cache.written("shop", "ticketing-token").is_some());
+        cache.managed_seen(&watcher::Event::Apply(meta("ticketing-token", "10")));
+        assert!(cache.written("shop", "ticketing-token").is_none());
+
+        cache.remember_written("shop", "ticketing-token", written("11"));
+        cache.managed_seen(&watcher::Event::Delete(meta("ticketing-token", "11")));
+        assert!(cache.written("shop", "ticketing-token").is_none());
     }
 
     #[test]
-    fn a_managed_secret_the_watch_has_not_seen_is_never_taken_as_written() {
-        let written = Written {
-            by: "u1".into(),
-            resource_version: "9".into(),
-            tokens: StoredTokens {
-                pair: pair("2026-11-25T10:00:00Z", 100, 1000),
-                issued_for: "f".into(),
-            },
-            body: 1,
-        };
+    fn a_new_list_forgets_every_write_since_it_may_have_missed_a_deletion() {
         let cache = cache_seeing(vec![]);
-        cache.remember_written("shop", "ticketing-token", written);
+        cache.remember_written("shop", "ticketing-token", written("9"));
+        cache.remember_written("shop", "other-token", written("4"));
+        see(&cache, vec![meta("other-token", "4")]);
         assert!(cache.written("shop", "ticketing-token").is_none());
+        assert!(cache.written("shop", "other-token").is_none());
+    }
+
+    #[test]
+    fn a_write_is_kept_per_secret() {
+        let cache = cache_seeing(vec![]);
+        cache.remember_written("shop", "ticketing-token", written("9"));
+        cache.managed_seen(&watcher::Event::Apply(meta("other-token", "3")));
+        assert!(cache.written("shop", "ticketing-token").is_some());
+        assert!(cache.written("billing", "ticketing-token").is_none());
     }
 }

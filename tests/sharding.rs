@@ -2,8 +2,9 @@
 //! and the emulator, see `support::cluster`), one started with `--credential-selector
 //! shard=a`, the other with `shard=b`, each leader-elected on a Lease of its own. Each
 //! credential is issued by the operator of its shard and by nobody else; a credential neither
-//! selector picks is left alone; each operator holds its own Lease; and the API server is asked
-//! only for each shard's credentials.
+//! selector picks is left alone; a credential relabelled into the other shard moves without a
+//! new token; each operator holds its own Lease; and the API server is asked only for each
+//! shard's credentials.
 //!
 //! The Leases live in the test's namespace, so that tests on a shared control plane cannot
 //! meet; on the real server the test grants them with a Role naming both, as a shard's install
@@ -21,7 +22,7 @@ use k8s_openapi::api::{
 };
 use kube::{
     Api,
-    api::{ObjectMeta, PostParams},
+    api::{ObjectMeta, Patch, PatchParams, PostParams},
 };
 use serde_json::json;
 use support::{CLIENT_ID, CLIENT_SECRET, Server, Stack, WAIT, on_both, operator_binary};
@@ -378,6 +379,27 @@ async fn two_operators_on_disjoint_selectors_each_issue_only_their_shard_on_thei
             .all(|s| matches!(s.as_deref(), Some("shard=a" | "shard=b"))),
         "{selectors:?}"
     );
+
+    // A credential relabelled into the other shard moves: the first operator drops it, the
+    // second takes it over from the Secret as it is, without asking WeTix again.
+    let before = stack.secret_data("bravo-one-token").await;
+    let patch = json!({"metadata": {"labels": {"shard": "a"}}});
+    stack
+        .credentials()
+        .patch("bravo-one", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("relabelled");
+    a.wait_metrics("bravo-one", |text| {
+        credentials_in_metrics(text).contains(&"bravo-one")
+    })
+    .await;
+    b.wait_metrics("bravo-one gone", |text| {
+        !credentials_in_metrics(text).contains(&"bravo-one")
+    })
+    .await;
+    assert_eq!(stack.calls_to(Endpoint::Token), 3, "{}", logs());
+    assert_eq!(stack.calls_to(Endpoint::Refresh), 0);
+    assert_eq!(stack.secret_data("bravo-one-token").await, before);
 
     // Each Lease is written by its own shard only (a create names no Lease in its path).
     let manager = |shard: &Shard| format!("wetix-operator-leader-{}", shard.identity);

@@ -73,7 +73,7 @@ pub async fn run(
             // the store. Not `Store::wait_until_ready` in a second task: the Controller waits
             // on the same store, and kube-runtime's ready signal wakes only one waiter.
             let mut synced = false;
-            let credentials = watcher(api, credential_watch.clone())
+            let credentials = watcher(api, credential_watch)
                 .default_backoff()
                 .modify(keep_what_reconcile_reads)
                 .reflect(writer)

@@ -182,8 +182,8 @@ pub async fn run_with(
 }
 
 /// How the WetixCredentials are watched: every one in scope, or those `--credential-selector`
-/// picks, filtered by the API server (the others never reach the cache, so they are never
-/// reconciled and their Secrets' changes find nothing to map to).
+/// picks, filtered by the API server: the others never reach the cache, so they are never
+/// reconciled, and a credential relabelled out of the selector is dropped as if deleted.
 fn credential_watch(args: &RunArgs) -> watcher::Config {
     let config = watcher::Config::default().any_semantic();
     match args.credential_selector() {

@@ -9,7 +9,9 @@ use std::{ffi::OsString, net::SocketAddr, path::PathBuf};
 use clap::{ArgGroup, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use jiff::Timestamp;
 
-use crate::{duration::GoDuration, sensitive::Sensitive};
+use crate::{duration::GoDuration, leader::LEASE_NAME, sensitive::Sensitive};
+
+pub mod selector;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -277,9 +279,32 @@ pub struct RunArgs {
     )]
     pub metrics_bind_address: SocketAddr,
 
-    /// Reconcile only while holding the Lease "wetix-operator".
+    /// Reconcile only the WetixCredentials whose labels match this Kubernetes label selector
+    /// (`shard=a`, `shard!=a`, `shard in (a,b)`, `shard notin (a)`, `shard`, `!shard`, joined
+    /// by commas). Several operators on disjoint selectors share a cluster; with
+    /// --leader-elect each needs a --lease-name of its own.
+    #[arg(
+        long,
+        env = "WETIX_CREDENTIAL_SELECTOR",
+        value_name = "SELECTOR",
+        value_parser = selector::parse
+    )]
+    pub credential_selector: Option<kube::core::Selector>,
+
+    /// Reconcile only while holding the Lease named by --lease-name.
     #[arg(long, env = "WETIX_LEADER_ELECT", default_value_t = false)]
     pub leader_elect: bool,
+
+    /// Name of the leader-election Lease: one per group of replicas, so one per
+    /// --credential-selector.
+    #[arg(
+        long,
+        env = "WETIX_LEASE_NAME",
+        value_name = "NAME",
+        default_value = LEASE_NAME,
+        value_parser = lease_name
+    )]
+    pub lease_name: String,
 
     /// Namespace of the leader-election Lease. The manifests in deploy/ set
     /// WETIX_LEASE_NAMESPACE to the pod's namespace.
@@ -304,20 +329,47 @@ impl RunArgs {
     /// Why `run` refuses these flags, if it does. With `--leader-elect` the identity is the
     /// replica's name in the Lease: two replicas with the default name (or none) would both
     /// take the Lease for their own and reconcile at once, so each needs a name of its own.
+    /// And a shard (`--credential-selector`) needs a Lease of its own: on the default one,
+    /// every shard's replicas would compete for one Lease, and all shards but one would sit
+    /// idle with their credentials unrenewed.
     pub fn refusal(&self) -> Option<String> {
         if !self.leader_elect {
             return None;
         }
         let got = match self.identity.trim() {
-            "" => "an empty one".to_owned(),
-            DEFAULT_IDENTITY => format!("the default {DEFAULT_IDENTITY:?}"),
-            _ => return None,
+            "" => Some("an empty one".to_owned()),
+            DEFAULT_IDENTITY => Some(format!("the default {DEFAULT_IDENTITY:?}")),
+            _ => None,
         };
-        Some(format!(
-            "--leader-elect needs an identity unique to each replica, got {got}: set --identity \
-             or POD_NAME (the manifests in deploy/ set POD_NAME to the pod's name)"
-        ))
+        if let Some(got) = got {
+            return Some(format!(
+                "--leader-elect needs an identity unique to each replica, got {got}: set \
+                 --identity or POD_NAME (the manifests in deploy/ set POD_NAME to the pod's name)"
+            ));
+        }
+        if self.credential_selector().is_some() && self.lease_name == LEASE_NAME {
+            return Some(format!(
+                "--credential-selector with --leader-elect needs a --lease-name of its own, not \
+                 the default {LEASE_NAME:?}: operators of different selectors on one Lease \
+                 would take turns, and all but one would leave their credentials unrenewed"
+            ));
+        }
+        None
     }
+
+    /// The selector of `--credential-selector`, unless it selects every credential (empty).
+    pub fn credential_selector(&self) -> Option<&kube::core::Selector> {
+        self.credential_selector
+            .as_ref()
+            .filter(|selector| !selector.selects_all())
+    }
+}
+
+/// A Lease name as the API server accepts one: a DNS-1123 subdomain.
+fn lease_name(value: &str) -> Result<String, String> {
+    crate::validate::dns_subdomain(value)
+        .map(|()| value.to_owned())
+        .map_err(|why| format!("not a valid Lease name: {why}"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

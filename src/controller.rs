@@ -39,9 +39,12 @@ use crate::{
 const API_ERROR_RETRY: Duration = Duration::from_secs(5);
 
 /// Runs until `shutdown` completes; `on_ready` is called once every cache has synced.
+/// `credentials` is how WetixCredentials are listed and watched (a label selector, for one
+/// shard of them).
 pub async fn run(
     ctx: Arc<Context>,
     namespaces: &[String],
+    credentials: watcher::Config,
     shutdown: Shared<futures::future::BoxFuture<'static, ()>>,
     on_ready: impl Fn() + Send + Sync + 'static,
 ) {
@@ -53,6 +56,7 @@ pub async fn run(
     let on_ready = Arc::new(on_ready);
     let pending = Arc::new(std::sync::atomic::AtomicUsize::new(scopes.len()));
     let runs = scopes.into_iter().map(|namespace| {
+        let credential_watch = credentials.clone();
         let ctx = ctx.clone();
         let shutdown = shutdown.clone();
         let on_ready = on_ready.clone();
@@ -65,7 +69,7 @@ pub async fn run(
             // the store. Not `Store::wait_until_ready` in a second task: the Controller waits
             // on the same store, and kube-runtime's ready signal wakes only one waiter.
             let mut synced = false;
-            let credentials = watcher(api, watcher::Config::default().any_semantic())
+            let credentials = watcher(api, credential_watch)
                 .default_backoff()
                 .modify(keep_what_reconcile_reads)
                 .reflect(writer)

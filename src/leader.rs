@@ -1,5 +1,6 @@
 //! Leader election: with `--leader-elect`, only the replica holding the coordination.k8s.io/v1
-//! Lease `wetix-operator` runs the controller; the others wait as healthy standbys.
+//! Lease (`wetix-operator`, or the `--lease-name` of a shard) runs the controller; the others
+//! wait as healthy standbys.
 //!
 //! The rules are here, as pure functions of the Lease and the time: what a replica has [`Seen`]
 //! of the Lease and since when, [`decide`] what a round does, and the spec it writes
@@ -56,7 +57,8 @@ pub use self::{
     lease_api::{KubeLeaseApi, LeaseApi},
 };
 
-/// The Lease the replicas compete for (docs/reference.md, section 5).
+/// The Lease the replicas compete for unless `--lease-name` names another (docs/reference.md,
+/// section 5).
 pub const LEASE_NAME: &str = "wetix-operator";
 
 /// How long a Lease stays valid after its last renewal. A standby takes over at most this long

@@ -12,7 +12,7 @@ use std::{
 
 use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
 use futures::{FutureExt, future::BoxFuture};
-use kube::runtime::events::Reporter;
+use kube::runtime::{events::Reporter, watcher};
 use tracing::{info, warn};
 
 use crate::{
@@ -20,7 +20,7 @@ use crate::{
     cli::{LogFormat, RunArgs},
     controller,
     error_chain::error_chain,
-    leader::{self, Elector, LeadershipLost},
+    leader::{Elector, LeadershipLost},
     metrics::Metrics,
     oauth::{HttpTokenIssuer, OAuthError, REQUEST_TIMEOUT, TokenIssuer},
     reconcile::Context,
@@ -116,18 +116,25 @@ pub async fn run_with(
         info!("caches synced; ready");
     };
 
+    let credentials = credential_watch(&args);
+    let selector = credentials.label_selector.clone().unwrap_or_default();
     if !args.leader_elect {
-        info!(namespaces = ?args.namespaces, "starting");
+        info!(namespaces = ?args.namespaces, credential_selector = %selector, "starting");
         metrics.set_leader(true);
-        controller::run(ctx, &args.namespaces, shutdown, on_ready).await;
+        controller::run(ctx, &args.namespaces, credentials, shutdown, on_ready).await;
         return Ok(());
     }
 
-    let elector = Elector::new(client, &args.lease_namespace, &args.identity);
+    let elector = Elector::new(
+        client,
+        &args.lease_namespace,
+        &args.lease_name,
+        &args.identity,
+    );
     readiness.standby.store(true, Ordering::SeqCst);
     info!(
         identity = %args.identity,
-        lease = %format!("{}/{}", args.lease_namespace, leader::LEASE_NAME),
+        lease = %format!("{}/{}", args.lease_namespace, args.lease_name),
         "waiting for leadership"
     );
     let acquired = tokio::select! {
@@ -141,7 +148,7 @@ pub async fn run_with(
     }
     readiness.standby.store(false, Ordering::SeqCst);
     metrics.set_leader(true);
-    info!(namespaces = ?args.namespaces, "starting");
+    info!(namespaces = ?args.namespaces, credential_selector = %selector, "starting");
     let (lost_tx, lost_rx) = tokio::sync::oneshot::channel::<()>();
     let stop = async move {
         tokio::select! {
@@ -151,7 +158,7 @@ pub async fn run_with(
     }
     .boxed()
     .shared();
-    let controller = controller::run(ctx, &args.namespaces, stop, on_ready);
+    let controller = controller::run(ctx, &args.namespaces, credentials, stop, on_ready);
     tokio::pin!(controller);
     tokio::select! {
         () = &mut controller => {
@@ -171,6 +178,17 @@ pub async fn run_with(
             }
             Err(RunError::LeadershipLost(lost))
         }
+    }
+}
+
+/// How the WetixCredentials are watched: every one in scope, or those `--credential-selector`
+/// picks, filtered by the API server: the others never reach the cache, so they are never
+/// reconciled, and a credential relabelled out of the selector is dropped as if deleted.
+fn credential_watch(args: &RunArgs) -> watcher::Config {
+    let config = watcher::Config::default().any_semantic();
+    match args.credential_selector() {
+        Some(selector) => config.labels_from(selector),
+        None => config,
     }
 }
 
@@ -304,6 +322,32 @@ mod tests {
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
+        }
+    }
+
+    #[test]
+    fn the_credential_watch_asks_the_api_server_for_the_selected_credentials_only() {
+        let watch = |flags: &[&str]| {
+            let argv = ["wetix-operator", "run"].iter().chain(flags);
+            let (_, cli) = crate::cli::Cli::try_parse_invoked(argv).unwrap();
+            let crate::cli::Command::Run(args) = cli.command else {
+                panic!("expected run")
+            };
+            credential_watch(&args)
+        };
+        let cases: [(&[&str], Option<&str>); 4] = [
+            (&[], None),
+            (&["--credential-selector", ""], None),
+            (&["--credential-selector", "shard = a"], Some("shard=a")),
+            (
+                &["--credential-selector", "shard notin (b,c),!legacy"],
+                Some("shard notin (b,c),!legacy"),
+            ),
+        ];
+        for (flags, want) in cases {
+            let config = watch(flags);
+            assert_eq!(config.label_selector.as_deref(), want, "{flags:?}");
+            assert_eq!(config.field_selector, None, "{flags:?}");
         }
     }
 

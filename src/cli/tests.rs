@@ -243,3 +243,133 @@ fn leader_election_refuses_to_start_without_an_identity_of_its_own() {
         assert!(matches!(cli.command, Command::Run(_)), "{flags:?}");
     }
 }
+
+#[test]
+fn the_credential_selector_is_parsed_at_start_up_and_a_bad_one_names_the_flag() {
+    let (_, cli) = Cli::try_parse_invoked([
+        "wetix-operator",
+        "run",
+        "--credential-selector",
+        "shard in (a,b),!legacy",
+    ])
+    .unwrap();
+    let Command::Run(args) = cli.command else {
+        panic!("expected run")
+    };
+    assert_eq!(
+        args.credential_selector()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("shard in (a,b),!legacy")
+    );
+    assert_eq!(args.lease_name, "wetix-operator");
+    let cases = [
+        ("shard in a", "expected '('"),
+        ("Shard_=a", "not a valid label key"),
+        ("shard=a_", "not a valid value"),
+        ("shard>1", "not supported"),
+    ];
+    for (selector, why) in cases {
+        let err =
+            Cli::try_parse_invoked(["wetix-operator", "run", "--credential-selector", selector])
+                .unwrap_err();
+        assert_eq!(err.exit_code(), 2, "{selector}");
+        let message = err.to_string();
+        assert!(
+            message.contains("--credential-selector") && message.contains(why),
+            "{selector}: {message}"
+        );
+    }
+}
+
+#[test]
+fn without_a_selector_every_credential_is_run_and_the_lease_keeps_its_name() {
+    for flags in [
+        &[][..],
+        &["--credential-selector", ""],
+        &["--credential-selector", " "],
+    ] {
+        let args = ["wetix-operator", "run"].iter().chain(flags);
+        let (_, cli) = Cli::try_parse_invoked(args).unwrap_or_else(|e| panic!("{flags:?}: {e}"));
+        let Command::Run(args) = cli.command else {
+            panic!("expected run")
+        };
+        assert!(args.credential_selector().is_none(), "{flags:?}");
+        assert_eq!(args.lease_name, crate::leader::LEASE_NAME, "{flags:?}");
+    }
+}
+
+#[test]
+fn the_lease_name_must_be_a_name_the_api_server_accepts() {
+    let (_, cli) = Cli::try_parse_invoked([
+        "wetix-operator",
+        "run",
+        "--lease-name",
+        "wetix-operator-shard-a",
+    ])
+    .unwrap();
+    let Command::Run(args) = cli.command else {
+        panic!("expected run")
+    };
+    assert_eq!(args.lease_name, "wetix-operator-shard-a");
+    for bad in ["", "Shard_A", "-a", "a..b"] {
+        let flag = format!("--lease-name={bad}");
+        let err = Cli::try_parse_invoked(["wetix-operator", "run", &flag]).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("--lease-name") && message.contains("not a valid Lease name"),
+            "{bad:?}: {message}"
+        );
+    }
+}
+
+#[test]
+fn a_leader_elected_shard_refuses_to_start_on_the_default_lease() {
+    let base = [
+        "wetix-operator",
+        "run",
+        "--leader-elect",
+        "--identity",
+        "pod-1",
+    ];
+    let refused: [&[&str]; 2] = [
+        &["--credential-selector", "shard=a"],
+        &[
+            "--credential-selector",
+            "shard=a",
+            "--lease-name",
+            "wetix-operator",
+        ],
+    ];
+    for flags in refused {
+        let err = Cli::try_parse_invoked(base.iter().chain(flags)).unwrap_err();
+        assert_eq!(err.exit_code(), 2, "{flags:?}");
+        let message = err.to_string();
+        assert!(
+            message.contains("--credential-selector with --leader-elect needs a --lease-name")
+                && message.contains("\"wetix-operator\""),
+            "{flags:?}: {message}"
+        );
+    }
+    let accepted: [(&[&str], &[&str]); 3] = [
+        (
+            &base,
+            &[
+                "--credential-selector",
+                "shard=a",
+                "--lease-name",
+                "wetix-operator-shard-a",
+            ],
+        ),
+        (&base, &["--credential-selector", ""]),
+        (
+            &["wetix-operator", "run"],
+            &["--credential-selector", "shard=a"],
+        ),
+    ];
+    for (base, flags) in accepted {
+        let args = base.iter().chain(flags);
+        let (_, cli) = Cli::try_parse_invoked(args).unwrap_or_else(|e| panic!("{flags:?}: {e}"));
+        assert!(matches!(cli.command, Command::Run(_)), "{flags:?}");
+    }
+}

@@ -15,8 +15,8 @@ use kube::api::ObjectMeta;
 use tracing::{info, warn};
 
 use super::{
-    Decision, KubeLeaseApi, LEASE_NAME, LeaseApi, RENEW_DEADLINE, RENEW_INTERVAL, RETRY_INTERVAL,
-    Seen, claimed, decide, released,
+    Decision, KubeLeaseApi, LeaseApi, RENEW_DEADLINE, RENEW_INTERVAL, RETRY_INTERVAL, Seen,
+    claimed, decide, released,
 };
 use crate::error_chain::error_chain;
 
@@ -27,15 +27,17 @@ pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 /// A failed call on the Lease.
 #[derive(Debug, thiserror::Error)]
 pub enum LeaderError {
-    #[error("reading the Lease {namespace}/{LEASE_NAME}")]
+    #[error("reading the Lease {lease}")]
     Read {
-        namespace: String,
+        /// `namespace/name`.
+        lease: String,
         #[source]
         source: kube::Error,
     },
-    #[error("writing the Lease {namespace}/{LEASE_NAME}")]
+    #[error("writing the Lease {lease}")]
     Write {
-        namespace: String,
+        /// `namespace/name`.
+        lease: String,
         #[source]
         source: kube::Error,
     },
@@ -44,11 +46,11 @@ pub enum LeaderError {
 /// Why a holder stopped leading.
 #[derive(Debug, thiserror::Error)]
 pub enum LeadershipLost {
-    #[error("the Lease {namespace}/{LEASE_NAME} is held by {holder} now")]
-    TakenOver { namespace: String, holder: String },
-    #[error("the Lease {namespace}/{LEASE_NAME} was not renewed within {RENEW_DEADLINE:?}")]
+    #[error("the Lease {lease} is held by {holder} now")]
+    TakenOver { lease: String, holder: String },
+    #[error("the Lease {lease} was not renewed within {RENEW_DEADLINE:?}")]
     NotRenewed {
-        namespace: String,
+        lease: String,
         #[source]
         last_error: Option<LeaderError>,
     },
@@ -71,28 +73,31 @@ pub struct Elector<A = KubeLeaseApi> {
     api: A,
     clock: Clock,
     namespace: String,
+    name: String,
     identity: String,
 }
 
 impl Elector {
-    /// Competes on the Kubernetes API, with the system clock.
-    pub fn new(client: kube::Client, namespace: &str, identity: &str) -> Self {
+    /// Competes for the Lease `namespace/name` on the Kubernetes API, with the system clock.
+    pub fn new(client: kube::Client, namespace: &str, name: &str, identity: &str) -> Self {
         Self::with_api(
-            KubeLeaseApi::new(client, namespace, identity),
+            KubeLeaseApi::new(client, namespace, name, identity),
             Arc::new(Timestamp::now),
             namespace,
+            name,
             identity,
         )
     }
 }
 
 impl<A: LeaseApi> Elector<A> {
-    /// Competes through `api`, for the Lease in `namespace`, with the time from `clock`.
-    pub fn with_api(api: A, clock: Clock, namespace: &str, identity: &str) -> Self {
+    /// Competes through `api`, for the Lease `namespace/name`, with the time from `clock`.
+    pub fn with_api(api: A, clock: Clock, namespace: &str, name: &str, identity: &str) -> Self {
         Self {
             api,
             clock,
             namespace: namespace.to_owned(),
+            name: name.to_owned(),
             identity: identity.to_owned(),
         }
     }
@@ -150,7 +155,7 @@ impl<A: LeaseApi> Elector<A> {
                 }
                 Ok(Ok(Round::Standby { holder })) => {
                     let lost = LeadershipLost::TakenOver {
-                        namespace: self.namespace.clone(),
+                        lease: self.lease(),
                         holder,
                     };
                     warn!(identity = %self.identity, error = %error_chain(&lost), "lost leadership");
@@ -165,7 +170,7 @@ impl<A: LeaseApi> Elector<A> {
             }
             if last_renewed.elapsed() >= RENEW_DEADLINE {
                 let lost = LeadershipLost::NotRenewed {
-                    namespace: self.namespace.clone(),
+                    lease: self.lease(),
                     last_error,
                 };
                 warn!(identity = %self.identity, error = %error_chain(&lost), "lost leadership");
@@ -179,7 +184,7 @@ impl<A: LeaseApi> Elector<A> {
     /// instead of after the lease duration. Does nothing when another replica holds it.
     pub async fn release(&self) -> Result<(), LeaderError> {
         let Some(mut lease) = self.api.get().await.map_err(|source| LeaderError::Read {
-            namespace: self.namespace.clone(),
+            lease: self.lease(),
             source,
         })?
         else {
@@ -195,7 +200,7 @@ impl<A: LeaseApi> Elector<A> {
             .replace(&lease)
             .await
             .map_err(|source| LeaderError::Write {
-                namespace: self.namespace.clone(),
+                lease: self.lease(),
                 source,
             })?;
         info!(identity = %self.identity, lease = %self.lease(), "released leadership");
@@ -206,7 +211,7 @@ impl<A: LeaseApi> Elector<A> {
     /// says for the current time.
     async fn round(&self, seen: &mut Option<Seen>) -> Result<Round, LeaderError> {
         let current = self.api.get().await.map_err(|source| LeaderError::Read {
-            namespace: self.namespace.clone(),
+            lease: self.lease(),
             source,
         })?;
         let read_at = tokio::time::Instant::now();
@@ -219,7 +224,7 @@ impl<A: LeaseApi> Elector<A> {
             Decision::Create => {
                 let lease = Lease {
                     metadata: ObjectMeta {
-                        name: Some(LEASE_NAME.to_owned()),
+                        name: Some(self.name.clone()),
                         namespace: Some(self.namespace.clone()),
                         ..ObjectMeta::default()
                     },
@@ -245,14 +250,14 @@ impl<A: LeaseApi> Elector<A> {
             Ok(()) => Ok(Round::Leading),
             Err(kube::Error::Api(status)) if status.code == 409 => Ok(Round::Conflict),
             Err(source) => Err(LeaderError::Write {
-                namespace: self.namespace.clone(),
+                lease: self.lease(),
                 source,
             }),
         }
     }
 
     fn lease(&self) -> String {
-        format!("{}/{LEASE_NAME}", self.namespace)
+        format!("{}/{}", self.namespace, self.name)
     }
 }
 

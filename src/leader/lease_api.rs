@@ -6,9 +6,7 @@ use std::future::Future;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::{Api, api::PostParams};
 
-use super::LEASE_NAME;
-
-/// Reads and writes the Lease [`LEASE_NAME`] in one namespace, with the API server's
+/// Reads and writes one Lease (by default [`super::LEASE_NAME`]), with the API server's
 /// semantics: [`replace`](LeaseApi::replace) is conditional on the resourceVersion of the
 /// Lease passed in and fails with 409 Conflict when someone wrote in between, and
 /// [`create`](LeaseApi::create) fails with 409 AlreadyExists when the Lease exists.
@@ -25,15 +23,17 @@ pub trait LeaseApi: Send + Sync {
 #[derive(Clone)]
 pub struct KubeLeaseApi {
     api: Api<Lease>,
+    name: String,
     post_params: PostParams,
 }
 
 impl KubeLeaseApi {
-    /// The Lease in `namespace`, written under a field manager of its own per identity, so the
-    /// Lease's managed fields show who wrote last.
-    pub fn new(client: kube::Client, namespace: &str, identity: &str) -> Self {
+    /// The Lease `name` in `namespace`, written under a field manager of its own per
+    /// identity, so the Lease's managed fields show who wrote last.
+    pub fn new(client: kube::Client, namespace: &str, name: &str, identity: &str) -> Self {
         Self {
             api: Api::namespaced(client, namespace),
+            name: name.to_owned(),
             post_params: PostParams {
                 field_manager: Some(format!("wetix-operator-leader-{identity}")),
                 ..PostParams::default()
@@ -44,7 +44,7 @@ impl KubeLeaseApi {
 
 impl LeaseApi for KubeLeaseApi {
     async fn get(&self) -> Result<Option<Lease>, kube::Error> {
-        self.api.get_opt(LEASE_NAME).await
+        self.api.get_opt(&self.name).await
     }
 
     async fn create(&self, lease: &Lease) -> Result<(), kube::Error> {
@@ -53,7 +53,7 @@ impl LeaseApi for KubeLeaseApi {
 
     async fn replace(&self, lease: &Lease) -> Result<(), kube::Error> {
         self.api
-            .replace(LEASE_NAME, &self.post_params, lease)
+            .replace(&self.name, &self.post_params, lease)
             .await
             .map(drop)
     }

@@ -9,7 +9,7 @@ use k8s_openapi::{api::coordination::v1::LeaseSpec, apimachinery::pkg::apis::met
 
 use super::*;
 use crate::leader::{
-    LEASE_DURATION,
+    LEASE_DURATION, LEASE_NAME,
     fake::{EPOCH, FakeCluster, FakeLeaseApi, Fault},
 };
 
@@ -42,7 +42,7 @@ fn replica_skewed(
     let api = cluster.api();
     let cluster_clock = cluster.clock();
     let clock: Clock = Arc::new(move || cluster_clock() + skew);
-    let elector = Elector::with_api(api.clone(), clock, "wetix-operator", identity);
+    let elector = Elector::with_api(api.clone(), clock, "wetix-operator", LEASE_NAME, identity);
     (elector, api)
 }
 

@@ -51,10 +51,11 @@ cmd_build() {
   fi
   command -v go >/dev/null || die "go is not on PATH: promtool is built from its Go module (Go 1.26+)"
   mkdir -p "$BIN"
-  local started=$SECONDS pkg=github.com/prometheus/common/version
-  local ldflags="-s -w -X $pkg.Version=$(prometheus_version) -X $pkg.Branch=HEAD"
+  local started=$SECONDS pkg=github.com/prometheus/common/version version
+  version="$(prometheus_version)"
+  local ldflags="-s -w -X $pkg.Version=$version -X $pkg.Branch=HEAD"
   ldflags+=" -X $pkg.BuildUser=wetix-operator -X $pkg.BuildDate=19700101-00:00:00"
-  log "building promtool $(prometheus_version) ($MODULE_VERSION) into $BIN"
+  log "building promtool $version ($MODULE_VERSION) into $BIN"
   (cd "$MODULE" && go build -trimpath -ldflags "$ldflags" -o "$BIN/promtool" github.com/prometheus/prometheus/cmd/promtool)
   echo "$stamp" >"$BIN/.inputs"
   log "built in $((SECONDS - started)) s"

@@ -1,5 +1,6 @@
 """`helm template` of the chart, by the real helm CLI, against the checked-in output under
-tests/deploy/snapshots/: any change to what the chart renders shows up as a diff to review.
+tests/deploy/snapshots/: any change to what the chart renders shows up as a diff to review; and
+`helm lint --strict` of each values set, the monitoring switches included.
 
 After an intended change, regenerate them and review the diff:
 
@@ -39,15 +40,19 @@ VALUES = {
 }
 
 
-def helm_template(values: dict, tmp_path: Path) -> str:
+def run_helm(command: str, values: dict, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     values_file = tmp_path / "values.yaml"
     values_file.write_text(yaml.safe_dump(values))
     home = tmp_path / "helm-home"
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
            "HELM_CACHE_HOME": str(home / "cache"), "HELM_CONFIG_HOME": str(home / "config"),
            "HELM_DATA_HOME": str(home / "data")}
-    done = subprocess.run([str(helm()), "template", "wetix-operator", str(CHART), "--namespace", RELEASE_NAMESPACE,
+    return subprocess.run([str(helm()), command, *args, str(CHART), "--namespace", RELEASE_NAMESPACE,
                            "-f", str(values_file)], capture_output=True, text=True, timeout=60, env=env)
+
+
+def helm_template(values: dict, tmp_path: Path) -> str:
+    done = run_helm("template", values, tmp_path, "wetix-operator")
     assert done.returncode == 0, done.stderr
     assert done.stderr == "", done.stderr
     return done.stdout
@@ -90,3 +95,11 @@ def test_the_monitoring_snapshot_has_the_monitoring_objects():
     assert {"ServiceMonitor", "PrometheusRule", "ConfigMap"} <= kinds
     config_map = next(d for d in docs if d["kind"] == "ConfigMap")
     assert config_map["data"]["wetix-operator.json"] == DASHBOARD_LINE.strip() + "\n"
+
+
+@pytest.mark.parametrize("name", sorted(VALUES))
+def test_helm_lint_strict_passes_with_each_values_set(name, tmp_path):
+    done = run_helm("lint", VALUES[name], tmp_path, "--strict")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 chart(s) linted, 0 chart(s) failed" in done.stdout
+    assert not re.search(r"\[(WARNING|ERROR)\]", done.stdout), done.stdout

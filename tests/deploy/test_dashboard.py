@@ -11,12 +11,13 @@ import signal
 import subprocess
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import CHART, REPO, Rendered, helm_render, kustomize
 from promtool import check_rules
+from test_real_install import cargo_binary
 
 DASHBOARD = REPO / "deploy" / "grafana" / "wetix-operator.json"
 CHART_COPY = CHART / "dashboards" / "wetix-operator.json"
@@ -143,14 +144,14 @@ def sample_names(exposition: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def scraped(tmp_path_factory) -> str:
-    done = subprocess.run(["cargo", "build", "--locked", "-p", "wetix-sandbox"], cwd=REPO,
-                          capture_output=True, text=True, timeout=1800)
-    assert done.returncode == 0, f"cargo build -p wetix-sandbox failed:\n{done.stderr[-4000:]}"
+    # Built by the Rust tests before this suite runs (as test_real_install.py's operator is), or
+    # here if missing.
+    sandbox_bin = cargo_binary("wetix-sandbox", ["-p", "wetix-sandbox"])
     work = tmp_path_factory.mktemp("sandbox")
     log = work / "sandbox.out"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WETIX_", "KUBECONFIG"))}
     with open(log, "wb") as out:
-        sandbox = subprocess.Popen([str(REPO / "target" / "debug" / "wetix-sandbox"), "--forever",
+        sandbox = subprocess.Popen([str(sandbox_bin), "--forever",
                                     "--dir", str(work / "dir")], stdin=subprocess.DEVNULL, stdout=out,
                                    stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
@@ -189,8 +190,6 @@ def test_every_metric_a_panel_queries_is_served_on_metrics(scraped):
 
 
 def test_every_metric_an_alert_uses_is_served_on_metrics(scraped):
-    import yaml
-
     rule = yaml.safe_load((REPO / "deploy" / "overlays" / "alerts" / "prometheusrule.yaml").read_text())
     used = set().union(*(metric_names(r["expr"]) for g in rule["spec"]["groups"] for r in g["rules"]))
     assert "wetix_leader" in used

@@ -89,6 +89,8 @@ kind: Secret
 metadata:
   name: wetix-client
   namespace: ${test_ns}
+  labels:
+    wetix.my/watch: "true"
 type: Opaque
 stringData:
   client_id: e2e-client

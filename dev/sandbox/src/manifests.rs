@@ -69,7 +69,11 @@ pub fn manifests(wetix_url: &str) -> Vec<Manifest> {
             body: json!({
                 "apiVersion": "v1",
                 "kind": "Secret",
-                "metadata": {"name": CLIENT_SECRET_NAME, "namespace": NAMESPACE},
+                "metadata": {
+                    "name": CLIENT_SECRET_NAME,
+                    "namespace": NAMESPACE,
+                    "labels": {"wetix.my/watch": "true"},
+                },
                 "type": "Opaque",
                 "stringData": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
             }),

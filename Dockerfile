@@ -2,7 +2,7 @@
 # wetix-operator image: built on Debian bookworm, run on distroless (glibc, no shell).
 #   docker build -t wetix-operator:latest .
 
-FROM rust:1-bookworm AS build
+FROM rust:1.95.0-bookworm AS build
 WORKDIR /src
 COPY . .
 # The registry and target caches survive between builds (BuildKit), so a source change

@@ -2,8 +2,9 @@
 # Every test of the project, in the order CI runs them:
 #   formatting, lints, the real control plane (built on the first run, then reused), the Rust
 #   tests (unit, end-to-end on the real API server and on the emulator, CLI, leader election,
-#   RBAC, generated inputs), the fuzz targets (hack/fuzz.sh, on nightly), then the install
-#   manifests (kustomize, Helm, RBAC, image, scripts; applied to the real API server too).
+#   RBAC, generated inputs), the fuzz targets (hack/fuzz.sh, on nightly), the install
+#   manifests (kustomize, Helm, RBAC, image, scripts, krew; applied to the real API server too),
+#   then the supply chain (cargo-deny, the CycloneDX SBOM, actionlint on the workflows).
 #
 #   hack/test.sh                            everything
 #   WETIX_TEST_CLUSTER=emulator hack/test.sh  without the real API server (no Go needed)
@@ -88,3 +89,10 @@ fi
 
 echo "==> install manifests"
 tests/deploy/run.sh -q
+
+# cargo-deny, the SBOM and actionlint: each tool is built once into ~/.cache/wetix-operator/
+# tools/ (hack/tools.sh; about 20 minutes on 2 cores the first time), then takes seconds.
+echo "==> supply chain: cargo-deny (hack/deny.sh), the SBOM (hack/sbom.sh), workflows (hack/lint-workflows.sh)"
+hack/deny.sh
+hack/sbom.sh
+hack/lint-workflows.sh

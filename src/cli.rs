@@ -37,7 +37,30 @@ pub enum Command {
     /// Obtain a token pair from WeTix directly, outside a cluster, and print it as JSON.
     #[command(after_help = TOKEN_AFTER_HELP)]
     Token(TokenArgs),
+    /// Print a shell completion script (bash, zsh or fish) for wetix-operator.
+    #[command(after_help = COMPLETION_AFTER_HELP)]
+    Completion {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
 }
+
+/// The shells `completion` writes a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+const COMPLETION_AFTER_HELP: &str = "\
+Load it in the current shell, or install it where the shell looks for completions:
+
+    source <(wetix-operator completion bash)
+    wetix-operator completion bash > ~/.local/share/bash-completion/completions/wetix-operator
+    wetix-operator completion zsh > \"${fpath[1]}/_wetix-operator\"
+    wetix-operator completion fish > ~/.config/fish/completions/wetix-operator.fish";
 
 /// Namespace selection shared by the commands that read WetixCredentials. Without either
 /// flag, the namespace of the current kubeconfig context is used.

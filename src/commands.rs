@@ -1,12 +1,13 @@
 //! The subcommands people run by hand, next to the controller: [`status`] reads
 //! WetixCredentials, [`refresh`] asks the operator for a refresh now, [`token`] talks to WeTix
-//! directly. Each renders its output with pure functions of the data and `now`; the `run`
+//! directly, [`completion`] prints a shell completion script. Each renders its output with pure functions of the data and `now`; the `run`
 //! functions only fetch, call those, and print.
 //!
 //! Exit codes are the same for all of them (see [`Exit`]), and an error prints as one line on
 //! stderr: what failed, then each cause once. The user guide, with sample output, is
 //! `docs/cli.md`.
 
+pub mod completion;
 pub mod refresh;
 pub mod status;
 pub mod token;

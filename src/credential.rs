@@ -36,6 +36,8 @@ pub const SANDBOX_URL: &str = "https://sb-oauth.wetix.my";
     printcolumn = r#"{"name":"Next Refresh","type":"string","jsonPath":".status.nextRefreshTime"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
+/// What the user asks for: which WeTix server, which client Secret, when to renew, and which
+/// Secret to keep the tokens in.
 // The derived (strict) Deserialize is an inherent function: the trait impl in `read` wraps it
 // so that a field that does not parse makes this one object unreadable, not the whole list.
 #[serde(rename_all = "camelCase", remote = "Self")]
@@ -47,8 +49,8 @@ pub struct WetixCredentialSpec {
     /// Start from a refresh token obtained elsewhere (e.g. by the authorization-code grant).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token_secret_ref: Option<RefreshTokenSecretRef>,
-    /// Renew this long before a token expires. Not shorter than the token's lifetime: the
-    /// percentage rule applies instead.
+    /// Renew this long before a token expires, as a Go duration such as "72h". A value not
+    /// shorter than the token's lifetime is ignored and the percentage rule applies instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renew_before: Option<GoDuration>,
     /// Renew when this percentage of a token's lifetime is left (used when renewBefore is unset).
@@ -79,10 +81,12 @@ pub struct WetixCredentialSpec {
     pub unreadable: Option<String>,
 }
 
+/// Which WeTix OAuth server to talk to, and the paths of its two grants.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServerSpec {
-    /// The WeTix environment.
+    /// The WeTix environment: Production (https://oauth.wetix.my) or Sandbox
+    /// (https://sb-oauth.wetix.my).
     pub environment: Environment,
     /// Replaces the environment's base URL; only URLs the operator allows are accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -116,11 +120,14 @@ impl Environment {
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientSecretRef {
+    /// Name of the Secret, in the credential's namespace.
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
+    /// Key of the Secret's data holding the OAuth client id.
     #[serde(default = "default_client_id_key")]
     #[schemars(length(min = 1))]
     pub client_id_key: String,
+    /// Key of the Secret's data holding the OAuth client secret.
     #[serde(default = "default_client_secret_key")]
     #[schemars(length(min = 1))]
     pub client_secret_key: String,
@@ -129,8 +136,11 @@ pub struct ClientSecretRef {
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RefreshTokenSecretRef {
+    /// Name of the Secret, in the credential's namespace. Read only until the operator has
+    /// tokens of its own.
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
+    /// Key of the Secret's data holding the refresh token.
     #[serde(default = "default_refresh_token_key")]
     #[schemars(length(min = 1))]
     pub key: String,
@@ -138,8 +148,10 @@ pub struct RefreshTokenSecretRef {
 
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 pub struct SecretTemplate {
+    /// Labels set on the managed Secret, next to the operator's own.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Annotations set on the managed Secret, next to the operator's own.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
 }
@@ -155,7 +167,10 @@ pub enum DeletionPolicy {
 
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 pub struct RolloutRestartTarget {
+    /// The workload's kind: Deployment, StatefulSet or DaemonSet.
     pub kind: WorkloadKind,
+    /// The workload's name, in the credential's namespace. It must carry the annotation
+    /// wetix.my/restart-on-token-change listing this credential's name to be restarted.
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
 }
@@ -171,27 +186,41 @@ pub enum WorkloadKind {
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase", remote = "Self")]
 pub struct WetixCredentialStatus {
+    /// The metadata.generation of the spec this status was written for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// The Ready condition: whether the managed Secret holds a valid token that is being kept
+    /// fresh, and if not, the reason (e.g. InvalidClient, ServerUnavailable, Suspended).
     #[serde(default)]
     pub conditions: Vec<Condition>,
+    /// Name of the managed Secret the tokens are written to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_name: Option<String>,
+    /// When the access token in the managed Secret expires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_token_expires_at: Option<Time>,
+    /// When the refresh token in the managed Secret expires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token_expires_at: Option<Time>,
+    /// When the access token in the managed Secret was issued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_refresh_time: Option<Time>,
+    /// When the operator next renews the access token (or retries after a failure).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_refresh_time: Option<Time>,
+    /// Token requests that failed in a row since the last success; 0 once one succeeds.
     #[serde(default)]
     #[schemars(extend("format" = "int64"))]
     pub failed_attempts: u32,
+    /// When the last of those failed requests was made; null once one succeeds.
     #[serde(default)]
     pub last_failure_time: Option<Time>,
+    /// The last value of the annotation wetix.my/refresh-requested-at that the operator
+    /// handled; empty if none.
     #[serde(default)]
     pub last_refresh_request: String,
+    /// The first 16 hex digits of the SHA-256 of the access token in the managed Secret, to
+    /// tell tokens apart without showing them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_fingerprint: Option<String>,
     /// Why the stored status could not be read as this type, when it could not: it is then

@@ -35,6 +35,9 @@ async fn main() -> ExitCode {
         },
         Command::Status(args) => commands::finish(program, commands::status::run(args).await),
         Command::Refresh(args) => commands::finish(program, commands::refresh::run(args).await),
+        Command::Completion { shell } => {
+            commands::finish(program, commands::completion::run(shell))
+        }
         Command::Token(args) => {
             let env = ClientEnv::from_process();
             commands::finish(program, commands::token::run(args, env).await)

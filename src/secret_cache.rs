@@ -68,9 +68,10 @@ impl SecretCache {
             watcher::Event::InitDone => {}
             watcher::Event::Apply(seen) | watcher::Event::InitApply(seen) => {
                 let key = key_of(seen);
-                let moved = written.get(&key).is_some_and(|w| {
-                    seen.metadata.resource_version.as_deref() != Some(w.resource_version.as_str())
-                });
+                let seen_at = seen.metadata.resource_version.as_deref();
+                let moved = written
+                    .get(&key)
+                    .is_some_and(|w| moved_on(seen_at, &w.resource_version));
                 if moved {
                     written.remove(&key);
                 }
@@ -133,6 +134,20 @@ impl SecretCache {
 
 fn key(namespace: &str, name: &str) -> Key {
     (namespace.to_owned(), name.to_owned())
+}
+
+/// Whether a Secret seen at `seen` is no longer the version we wrote. The watch can deliver
+/// the events of our own earlier writes (the claim, the last renewal) after the answer to
+/// our latest one: where versions are numbers, as the API server's etcd revisions are, an
+/// older one is such an echo. Other versions count as moved unless equal.
+fn moved_on(seen: Option<&str>, written: &str) -> bool {
+    let Some(seen) = seen else {
+        return true;
+    };
+    match (seen.parse::<u64>(), written.parse::<u64>()) {
+        (Ok(seen), Ok(written)) => seen > written,
+        _ => seen != written,
+    }
 }
 
 fn key_of(secret: &PartialObjectMeta<Secret>) -> Key {
@@ -260,6 +275,25 @@ mod tests {
         cache.remember_written("shop", "ticketing-token", written("11"));
         cache.managed_seen(&watcher::Event::Delete(meta("ticketing-token", "11")));
         assert!(cache.written("shop", "ticketing-token").is_none());
+    }
+
+    #[test]
+    fn the_late_echo_of_an_earlier_write_leaves_the_latest_one_in_place() {
+        let cache = cache_seeing(vec![]);
+        cache.remember_written("shop", "ticketing-token", written("12"));
+        cache.managed_seen(&watcher::Event::Apply(meta("ticketing-token", "11")));
+        assert!(cache.written("shop", "ticketing-token").is_some());
+        cache.managed_seen(&watcher::Event::Apply(meta("ticketing-token", "13")));
+        assert!(cache.written("shop", "ticketing-token").is_none());
+    }
+
+    #[test]
+    fn versions_that_are_not_numbers_count_as_moved_unless_equal() {
+        assert!(!moved_on(Some("abc"), "abc"));
+        assert!(moved_on(Some("abb"), "abc"));
+        assert!(moved_on(Some("9"), "x9"));
+        assert!(moved_on(None, "9"));
+        assert!(!moved_on(Some("9"), "10"));
     }
 
     #[test]

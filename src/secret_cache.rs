@@ -55,6 +55,9 @@ pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=wetix-operator"
 pub struct SecretCache {
     referenced: RwLock<Vec<Store<Secret>>>,
     written: Mutex<HashMap<Key, Written>>,
+    /// Credentials in `SecretConflict`, by the Secret another credential holds: a change to
+    /// that Secret (its owner gone, say) concerns them too. Rare, so kept apart.
+    waiting: Mutex<HashMap<Key, Vec<String>>>,
 }
 
 impl SecretCache {
@@ -123,6 +126,29 @@ impl SecretCache {
                 .get(&key(namespace, name))
                 .map(|w| w.resource_version.as_str())
                 == resource_version
+    }
+
+    /// Records whether `credential` waits for the Secret `name`, held by another credential.
+    pub fn set_waiting(&self, namespace: &str, name: &str, credential: &str, waits: bool) {
+        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        let key = key(namespace, name);
+        let names = waiting.entry(key.clone()).or_default();
+        names.retain(|n| n != credential);
+        if waits {
+            names.push(credential.to_owned());
+        }
+        if names.is_empty() {
+            waiting.remove(&key);
+        }
+    }
+
+    /// The credentials that wait for the Secret `name`.
+    pub fn waiting_for(&self, namespace: &str, name: &str) -> Vec<String> {
+        let waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        waiting
+            .get(&key(namespace, name))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Drops what is kept for a managed Secret whose credential is gone.
@@ -294,6 +320,23 @@ mod tests {
         assert!(moved_on(Some("9"), "x9"));
         assert!(moved_on(None, "9"));
         assert!(!moved_on(Some("9"), "10"));
+    }
+
+    #[test]
+    fn a_credential_waits_for_a_secret_until_it_no_longer_conflicts() {
+        let cache = SecretCache::default();
+        cache.set_waiting("shop", "shared-token", "second", true);
+        cache.set_waiting("shop", "shared-token", "third", true);
+        cache.set_waiting("shop", "shared-token", "second", true);
+        assert_eq!(
+            cache.waiting_for("shop", "shared-token"),
+            ["third", "second"]
+        );
+        assert!(cache.waiting_for("billing", "shared-token").is_empty());
+        cache.set_waiting("shop", "shared-token", "second", false);
+        cache.set_waiting("shop", "shared-token", "third", false);
+        assert!(cache.waiting_for("shop", "shared-token").is_empty());
+        assert!(cache.waiting.lock().unwrap().is_empty());
     }
 
     #[test]

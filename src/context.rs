@@ -59,8 +59,11 @@ impl Context {
     /// Forget a credential that no longer exists, and what is kept of its managed Secret.
     pub fn forget(&self, credential: &WetixCredential) {
         if let Some(namespace) = credential.namespace() {
+            let secret = credential.secret_name();
+            self.secret_cache.forget_written(&namespace, &secret);
+            let name = credential.name_any();
             self.secret_cache
-                .forget_written(&namespace, &credential.secret_name());
+                .set_waiting(&namespace, &secret, &name, false);
         }
         if let Some(uid) = credential.uid() {
             self.memory().remove(&uid);

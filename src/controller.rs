@@ -19,7 +19,7 @@ use kube::{
     runtime::{
         WatchStreamExt,
         controller::{self, Action, Controller},
-        reflector::{self},
+        reflector::{self, ObjectRef},
         watcher,
     },
 };
@@ -121,10 +121,18 @@ pub async fn run(
                     if echo {
                         return vec![];
                     }
-                    // A managed Secret concerns its owner alone, found without a pass over
-                    // every credential; none if the owner is another operator's.
+                    // A managed Secret concerns its owner, found without a pass over every
+                    // credential (none if the owner is another operator's), and the
+                    // credentials in conflict over it, kept apart as they are rare.
                     if let Some(owner) = triggers::owner(&secret) {
-                        return store.get(&owner).map(|_| vec![owner]).unwrap_or_default();
+                        let namespace = owner.namespace.clone().unwrap_or_default();
+                        let name = secret.metadata.name.as_deref().unwrap_or_default();
+                        let waiting = own.secret_cache.waiting_for(&namespace, name);
+                        let waiting = waiting
+                            .into_iter()
+                            .map(|n| ObjectRef::new(&n).within(&namespace));
+                        let owner = store.get(&owner).map(|_| owner);
+                        return owner.into_iter().chain(waiting).collect();
                     }
                     triggers::credentials_for_secret(
                         store.state().iter().map(|c| c.as_ref()),

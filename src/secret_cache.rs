@@ -55,6 +55,9 @@ pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=wetix-operator"
 pub struct SecretCache {
     referenced: RwLock<Vec<Store<Secret>>>,
     written: Mutex<HashMap<Key, Written>>,
+    /// Credentials in `SecretConflict`, by the Secret another credential holds: a change to
+    /// that Secret (its owner gone, say) concerns them too. Rare, so kept apart.
+    waiting: Mutex<HashMap<Key, Vec<String>>>,
 }
 
 impl SecretCache {
@@ -68,9 +71,10 @@ impl SecretCache {
             watcher::Event::InitDone => {}
             watcher::Event::Apply(seen) | watcher::Event::InitApply(seen) => {
                 let key = key_of(seen);
-                let moved = written.get(&key).is_some_and(|w| {
-                    seen.metadata.resource_version.as_deref() != Some(w.resource_version.as_str())
-                });
+                let seen_at = seen.metadata.resource_version.as_deref();
+                let moved = written
+                    .get(&key)
+                    .is_some_and(|w| moved_on(seen_at, &w.resource_version));
                 if moved {
                     written.remove(&key);
                 }
@@ -124,6 +128,29 @@ impl SecretCache {
                 == resource_version
     }
 
+    /// Records whether `credential` waits for the Secret `name`, held by another credential.
+    pub fn set_waiting(&self, namespace: &str, name: &str, credential: &str, waits: bool) {
+        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        let key = key(namespace, name);
+        let names = waiting.entry(key.clone()).or_default();
+        names.retain(|n| n != credential);
+        if waits {
+            names.push(credential.to_owned());
+        }
+        if names.is_empty() {
+            waiting.remove(&key);
+        }
+    }
+
+    /// The credentials that wait for the Secret `name`.
+    pub fn waiting_for(&self, namespace: &str, name: &str) -> Vec<String> {
+        let waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        waiting
+            .get(&key(namespace, name))
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// Drops what is kept for a managed Secret whose credential is gone.
     pub fn forget_written(&self, namespace: &str, name: &str) {
         let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
@@ -133,6 +160,20 @@ impl SecretCache {
 
 fn key(namespace: &str, name: &str) -> Key {
     (namespace.to_owned(), name.to_owned())
+}
+
+/// Whether a Secret seen at `seen` is no longer the version we wrote. The watch can deliver
+/// the events of our own earlier writes (the claim, the last renewal) after the answer to
+/// our latest one: where versions are numbers, as the API server's etcd revisions are, an
+/// older one is such an echo. Other versions count as moved unless equal.
+fn moved_on(seen: Option<&str>, written: &str) -> bool {
+    let Some(seen) = seen else {
+        return true;
+    };
+    match (seen.parse::<u64>(), written.parse::<u64>()) {
+        (Ok(seen), Ok(written)) => seen > written,
+        _ => seen != written,
+    }
 }
 
 fn key_of(secret: &PartialObjectMeta<Secret>) -> Key {
@@ -260,6 +301,42 @@ mod tests {
         cache.remember_written("shop", "ticketing-token", written("11"));
         cache.managed_seen(&watcher::Event::Delete(meta("ticketing-token", "11")));
         assert!(cache.written("shop", "ticketing-token").is_none());
+    }
+
+    #[test]
+    fn the_late_echo_of_an_earlier_write_leaves_the_latest_one_in_place() {
+        let cache = cache_seeing(vec![]);
+        cache.remember_written("shop", "ticketing-token", written("12"));
+        cache.managed_seen(&watcher::Event::Apply(meta("ticketing-token", "11")));
+        assert!(cache.written("shop", "ticketing-token").is_some());
+        cache.managed_seen(&watcher::Event::Apply(meta("ticketing-token", "13")));
+        assert!(cache.written("shop", "ticketing-token").is_none());
+    }
+
+    #[test]
+    fn versions_that_are_not_numbers_count_as_moved_unless_equal() {
+        assert!(!moved_on(Some("abc"), "abc"));
+        assert!(moved_on(Some("abb"), "abc"));
+        assert!(moved_on(Some("9"), "x9"));
+        assert!(moved_on(None, "9"));
+        assert!(!moved_on(Some("9"), "10"));
+    }
+
+    #[test]
+    fn a_credential_waits_for_a_secret_until_it_no_longer_conflicts() {
+        let cache = SecretCache::default();
+        cache.set_waiting("shop", "shared-token", "second", true);
+        cache.set_waiting("shop", "shared-token", "third", true);
+        cache.set_waiting("shop", "shared-token", "second", true);
+        assert_eq!(
+            cache.waiting_for("shop", "shared-token"),
+            ["third", "second"]
+        );
+        assert!(cache.waiting_for("billing", "shared-token").is_empty());
+        cache.set_waiting("shop", "shared-token", "second", false);
+        cache.set_waiting("shop", "shared-token", "third", false);
+        assert!(cache.waiting_for("shop", "shared-token").is_empty());
+        assert!(cache.waiting.lock().unwrap().is_empty());
     }
 
     #[test]

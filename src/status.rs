@@ -157,6 +157,11 @@ pub fn next_status(context: &Context<'_>, outcome: Outcome<'_>) -> WetixCredenti
     }
 }
 
+/// The reason of a status's Ready condition, if it is one the operator gives.
+pub fn ready_reason(status: &WetixCredentialStatus) -> Option<Reason> {
+    previous_ready(status).and_then(|c| Reason::parse(&c.reason))
+}
+
 fn previous_ready(status: &WetixCredentialStatus) -> Option<&Condition> {
     status.conditions.iter().find(|c| c.type_ == READY)
 }

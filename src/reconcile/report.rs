@@ -13,7 +13,7 @@ use crate::{
     credential::{WetixCredential, WetixCredentialStatus},
     error_chain::error_chain,
     managed_secret::FIELD_MANAGER,
-    reason::Notice,
+    reason::{Notice, Reason},
     step::{self, Effect, Memory},
 };
 
@@ -50,6 +50,10 @@ impl Reconcile<'_> {
         status: WetixCredentialStatus,
         memory: &mut Memory,
     ) -> Result<(), Error> {
+        let conflict = crate::status::ready_reason(&status) == Some(Reason::SecretConflict);
+        let name = self.credential.name_any();
+        let cache = &self.ctx.secret_cache;
+        cache.set_waiting(&self.namespace, &self.secret_name, &name, conflict);
         if self.credential.status.as_ref() == Some(&status) {
             return Ok(());
         }
@@ -60,7 +64,6 @@ impl Reconcile<'_> {
             "status": status,
         });
         let params = PatchParams::apply(FIELD_MANAGER).force();
-        let name = self.credential.name_any();
         let written = api
             .patch_status(&name, &params, &Patch::Apply(&body))
             .await

@@ -9,7 +9,7 @@ use tracing::{info, warn};
 use super::{Error, Reconcile};
 use crate::{
     error_chain::error_chain,
-    managed_secret::{self, FIELD_MANAGER, StoredTokens},
+    managed_secret::{self, Existing, FIELD_MANAGER, StoredTokens},
     secret_cache::{self, Written},
     step::Seen,
 };
@@ -26,7 +26,36 @@ impl Reconcile<'_> {
             return Ok(Seen::Written(written));
         }
         let secret = self.get(&self.secret_name).await?;
+        if let Some(secret) = &secret {
+            self.remember_if_current(secret);
+        }
         Ok(Seen::Read(secret.map(Box::new)))
+    }
+
+    /// A managed Secret read back that is ours and exactly what we would write is remembered
+    /// as written: after a restart, the reconciles that follow the first need not read it.
+    fn remember_if_current(&self, secret: &Secret) {
+        let Existing::Valid(tokens) = managed_secret::inspect(Some(secret), self.credential) else {
+            return;
+        };
+        let (Some(uid), Some(resource_version)) = (
+            self.credential.metadata.uid.clone(),
+            secret.metadata.resource_version.clone(),
+        ) else {
+            return;
+        };
+        let desired = managed_secret::desired(self.credential, &tokens);
+        if managed_secret::needs_update(secret, &desired) {
+            return;
+        }
+        let written = Written {
+            by: uid,
+            resource_version,
+            tokens,
+            body: secret_cache::body_hash(&desired),
+        };
+        let cache = &self.ctx.secret_cache;
+        cache.remember_written(&self.namespace, &self.secret_name, written);
     }
 
     /// A referenced Secret: from its watch if it carries the watch label, else read.

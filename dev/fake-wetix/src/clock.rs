@@ -26,17 +26,26 @@ impl Clock {
     /// Stops the clock at `at`: every call answered until [`Clock::thaw`] is issued and logged
     /// as if at that instant (a fleet issued over minutes gets tokens of one lifetime).
     pub fn freeze(&self, at: Timestamp) {
-        *self.frozen_at.lock().unwrap_or_else(PoisonError::into_inner) = Some(at);
+        *self
+            .frozen_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(at);
     }
 
     /// Lets the clock run again: the system clock plus the offset, as before [`Clock::freeze`].
     pub fn thaw(&self) {
-        *self.frozen_at.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        *self
+            .frozen_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
     }
 
     /// The instant the clock is frozen at, if it is.
     pub fn frozen_at(&self) -> Option<Timestamp> {
-        *self.frozen_at.lock().unwrap_or_else(PoisonError::into_inner)
+        *self
+            .frozen_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// How far the clock is ahead of the system clock (negative: behind).
@@ -109,7 +118,11 @@ mod tests {
             (ahead, Some(frozen), frozen),
         ];
         for (offset, frozen_at, want) in cases {
-            assert_eq!(reading(system, offset, frozen_at), want, "{offset:?} {frozen_at:?}");
+            assert_eq!(
+                reading(system, offset, frozen_at),
+                want,
+                "{offset:?} {frozen_at:?}"
+            );
         }
         let clock = Clock::default();
         let shared = clock.clone();

@@ -1,5 +1,5 @@
 //! What the operator's tests (`tests/`), the emulator's tests, the local sandbox
-//! (`dev/sandbox`) and the fleet benchmark (`benches/fleet.rs`) share, so that starting a stack
+//! (`dev/sandbox`) and the fleet benchmark (`benches/fleet/`) share, so that starting a stack
 //! is written once. A dev-dependency of the operator crate and of the emulator, a dependency
 //! of the sandbox; never part of the operator binary.
 //!

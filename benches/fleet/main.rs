@@ -1,7 +1,9 @@
 //! The fleet benchmark (issue 11, section 1): N credentials, each with its own client, next to
 //! many unrelated Secrets, against a baseline client doing the same work in a straight line.
-//! Prints figures; asserts only that the run could complete (every credential issued and
-//! renewed within a deadline).
+//! Prints figures; asserts only that the run could complete: every credential issued, the
+//! operator settled after each restart and every credential renewed, each within a deadline
+//! that grows with N, and the re-alignment of phase 5 over before the first renewal fell due.
+//! A failure says which and how far it got.
 //!
 //! ```sh
 //! cargo bench --bench fleet                              # 10,000 credentials, 50,000 Secrets
@@ -54,7 +56,9 @@
 //! `rss_peak_mib` is the highest VmHWM of the operator processes that ran with the unrelated
 //! Secrets present (phases 2 to 5). API requests are counted from the emulator's request log
 //! (the operator's user agent) or, on the real server, from the audit log (the operator's
-//! token), as the end-to-end tests count them.
+//! token), as the end-to-end tests count them; the audit log records a request when it
+//! completes, so there a watch still open at the end of a window is not counted. Progress
+//! goes to stderr; the table and the summary line, last, to stdout.
 
 #[path = "../../tests/support/mod.rs"]
 mod support;
@@ -274,7 +278,9 @@ async fn fleet(config: Config) {
     );
 
     // 5. The renewal round.
-    let lifetime = renewal::aligned_lifetime(Duration::from_secs_f64(issue_seconds * 1.5 + 5.0));
+    // A forced refresh costs less than an issue, but the benchmark's own annotation patches
+    // come first: on the real server at 200 it took 1.5 times the issue.
+    let lifetime = renewal::aligned_lifetime(Duration::from_secs_f64(issue_seconds * 2.0 + 10.0));
     progress(&format!(
         "re-aligning: access tokens of {} s for all {n}",
         lifetime.as_secs()

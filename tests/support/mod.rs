@@ -196,6 +196,11 @@ impl Stack {
         self.operator.as_ref().expect("operator running").memory()
     }
 
+    /// The running operator's process id, for reading its figures from /proc.
+    pub fn operator_pid(&self) -> Option<u32> {
+        self.operator.as_ref().and_then(Process::id)
+    }
+
     /// What the operator processes wrote so far, the stopped ones first.
     pub fn logs(&self) -> String {
         self.stopped

@@ -1,8 +1,9 @@
-//! The server's clock: the system clock plus an offset a test can move. Tokens are issued,
-//! expire and are logged by this clock; nothing else in the crate reads the system clock.
+//! The server's clock: the system clock plus an offset a test can move, or an instant it is
+//! frozen at. Tokens are issued, expire and are logged by this clock; nothing else in the
+//! crate reads the system clock.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -12,12 +13,39 @@ use jiff::{SignedDuration, Timestamp};
 pub struct Clock {
     /// Nanoseconds added to the system clock.
     offset_nanos: Arc<AtomicI64>,
+    /// While set, the clock stands at this instant whatever the offset.
+    frozen_at: Arc<Mutex<Option<Timestamp>>>,
 }
 
 impl Clock {
     /// The server's now.
     pub fn now(&self) -> Timestamp {
-        shifted(Timestamp::now(), self.offset())
+        reading(Timestamp::now(), self.offset(), self.frozen_at())
+    }
+
+    /// Stops the clock at `at`: every call answered until [`Clock::thaw`] is issued and logged
+    /// as if at that instant (a fleet issued over minutes gets tokens of one lifetime).
+    pub fn freeze(&self, at: Timestamp) {
+        *self
+            .frozen_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(at);
+    }
+
+    /// Lets the clock run again: the system clock plus the offset, as before [`Clock::freeze`].
+    pub fn thaw(&self) {
+        *self
+            .frozen_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// The instant the clock is frozen at, if it is.
+    pub fn frozen_at(&self) -> Option<Timestamp> {
+        *self
+            .frozen_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// How far the clock is ahead of the system clock (negative: behind).
@@ -36,6 +64,12 @@ impl Clock {
         let by = SignedDuration::try_from(by).unwrap_or(SignedDuration::MAX);
         self.set_offset(self.offset().saturating_add(by));
     }
+}
+
+/// What the clock reads when the system clock says `system`: the frozen instant if there is
+/// one, else `system` moved by `offset`.
+fn reading(system: Timestamp, offset: SignedDuration, frozen_at: Option<Timestamp>) -> Timestamp {
+    frozen_at.unwrap_or_else(|| shifted(system, offset))
 }
 
 /// `at` moved by `offset`, saturating at the ends of time.
@@ -70,6 +104,34 @@ mod tests {
         for (offset, want) in cases {
             assert_eq!(shifted(at, offset), want, "{offset:?}");
         }
+    }
+
+    #[test]
+    fn a_frozen_clock_reads_its_instant_whatever_the_offset_until_thawed() {
+        let system: Timestamp = "2026-11-25T12:00:00Z".parse().unwrap();
+        let frozen: Timestamp = "2026-11-25T11:59:00Z".parse().unwrap();
+        let ahead = SignedDuration::from_secs(30);
+        let cases = [
+            (SignedDuration::ZERO, None, system),
+            (ahead, None, "2026-11-25T12:00:30Z".parse().unwrap()),
+            (SignedDuration::ZERO, Some(frozen), frozen),
+            (ahead, Some(frozen), frozen),
+        ];
+        for (offset, frozen_at, want) in cases {
+            assert_eq!(
+                reading(system, offset, frozen_at),
+                want,
+                "{offset:?} {frozen_at:?}"
+            );
+        }
+        let clock = Clock::default();
+        let shared = clock.clone();
+        clock.freeze(frozen);
+        assert_eq!(shared.now(), frozen);
+        assert_eq!(shared.frozen_at(), Some(frozen));
+        shared.thaw();
+        assert_eq!(clock.frozen_at(), None);
+        assert!(clock.now() > frozen);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! What the operator's tests (`tests/`), the emulator's tests, the local sandbox
-//! (`dev/sandbox`) and the fleet benchmark (`benches/fleet.rs`) share, so that starting a stack
+//! (`dev/sandbox`) and the fleet benchmark (`benches/fleet/`) share, so that starting a stack
 //! is written once. A dev-dependency of the operator crate and of the emulator, a dependency
 //! of the sandbox; never part of the operator binary.
 //!
@@ -14,6 +14,7 @@
 //! - [`process`]: a child process whose output is kept, stopped with SIGTERM ([`Process`]).
 //! - [`net`]: free loopback ports and a plain HTTP GET (for `/metrics`, `/readyz`).
 //! - [`metrics`]: a value read out of a Prometheus text exposition. Pure.
+//! - [`procfs`]: a process's CPU time and resident memory, read from /proc (the benchmark's).
 //! - [`server`]: which Kubernetes API a test runs against, as `WETIX_TEST_CLUSTER` says.
 //! - [`control_plane`]: the real control plane that `hack/control-plane.sh` builds and starts.
 //!
@@ -28,6 +29,7 @@ pub mod metrics;
 pub mod net;
 pub mod operator;
 pub mod process;
+pub mod procfs;
 pub mod server;
 pub mod standins;
 pub mod tls;

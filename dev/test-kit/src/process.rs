@@ -38,6 +38,11 @@ impl Process {
         Ok(Process { child, logs })
     }
 
+    /// Its process id while it runs (the wrapper's, under `WETIX_OPERATOR_WRAPPER`).
+    pub fn id(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Everything it wrote so far, stderr and stdout interleaved by line.
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap_or_else(|e| e.into_inner()).clone()

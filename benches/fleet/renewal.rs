@@ -1,0 +1,193 @@
+//! The renewal round: every credential due within a few seconds of the others, and how late
+//! each renewal reached WeTix.
+//!
+//! Tokens issued at start-up are spread over the whole issue phase, and so would be their
+//! renewals. To bring every renewal into one short window, the fleet is first re-aligned:
+//! fake WeTix's clock is frozen, every credential is asked for a refresh (the
+//! `wetix.my/refresh-requested-at` annotation), and so every new access token has the same
+//! `iat` and `exp`, a lifetime chosen so that the renewals fall due after the re-alignment is
+//! over. The operator computes each renewal time from that lifetime (two thirds of it, moved
+//! earlier by at most 5 % of the renew window by a per-credential jitter), so all of them fall
+//! within `0.0165 × lifetime` of each other, a few seconds; then the clock runs again. Each
+//! credential's `status.nextRefreshTime` is read after the re-alignment, before any falls due;
+//! its lateness is the arrival of its first WeTix call after that minus that time.
+
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
+use fake_wetix::Call;
+use jiff::Timestamp;
+use kube::api::{Patch, PatchParams};
+use serde_json::json;
+
+use crate::{
+    observe::{self, Requests},
+    progress, setup,
+    support::Stack,
+    view::FleetView,
+};
+
+/// The share of an access token's lifetime after which the earliest renewal falls due: the
+/// operator renews with a third left (`DEFAULT_RENEW_BEFORE_PERCENTAGE`, 33 %), earlier by at
+/// most 5 % of that window (`RENEW_JITTER_SHARE`).
+const EARLIEST_DUE_SHARE: f64 = 1.0 - 0.33 - 0.33 * 0.05;
+/// The share of the lifetime over which the renewals spread.
+pub const SPREAD_SHARE: f64 = 0.33 * 0.05;
+/// Kept between the end of the re-alignment and the first renewal.
+const MARGIN: Duration = Duration::from_secs(15);
+const SHORTEST_LIFETIME: u64 = 60;
+
+/// The access lifetime that brings the earliest renewal `MARGIN` after a re-alignment taking
+/// `expected` (whole seconds).
+pub fn aligned_lifetime(expected: Duration) -> Duration {
+    let need = (expected + MARGIN).as_secs_f64();
+    Duration::from_secs(((need / EARLIEST_DUE_SHARE).ceil() as u64).max(SHORTEST_LIFETIME))
+}
+
+/// Seconds from each credential's due time to its first WeTix call, sorted; credentials
+/// without a call are left out. `calls` are oldest first, as fake WeTix logs them.
+pub fn lateness(due: &HashMap<String, Timestamp>, calls: &[Call]) -> Vec<f64> {
+    let mut first: HashMap<&str, Timestamp> = HashMap::new();
+    for call in calls {
+        if let Some(name) = call
+            .client_id
+            .as_deref()
+            .and_then(setup::credential_of_client)
+        {
+            first.entry(name).or_insert(call.at);
+        }
+    }
+    let mut late: Vec<f64> = first
+        .into_iter()
+        .filter_map(|(name, at)| Some(at.duration_since(*due.get(name)?).as_secs_f64()))
+        .collect();
+    late.sort_by(f64::total_cmp);
+    late
+}
+
+/// The nearest-rank `p`-quantile (0 < p ≤ 1) of sorted values; NaN for none.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// What the re-alignment left: when each credential falls due.
+pub struct Aligned {
+    pub lifetime: Duration,
+    pub took: Duration,
+    pub due: HashMap<String, Timestamp>,
+}
+
+/// Re-aligns the fleet (see the module doc) with tokens of `lifetime`, then puts fake WeTix
+/// back to `long` lifetimes for the renewals.
+pub async fn align(
+    stack: &Stack,
+    view: &FleetView,
+    n: usize,
+    lifetime: Duration,
+    long: (Duration, Duration),
+) -> Aligned {
+    let started = Instant::now();
+    let clock = stack.wetix.clock();
+    stack.wetix.set_lifetimes(lifetime, long.1);
+    clock.freeze(Timestamp::now());
+    let marker = format!("fleet-bench-align-{}", Timestamp::now().as_second());
+    let api = stack.credentials();
+    let patch = json!({"metadata": {"annotations": {"wetix.my/refresh-requested-at": marker}}});
+    setup::in_flight(0..n, setup::IN_FLIGHT, |i| {
+        let (api, patch) = (&api, &patch);
+        async move {
+            api.patch(
+                &setup::credential_name(i),
+                &PatchParams::default(),
+                &Patch::Merge(patch),
+            )
+            .await
+            .expect("refresh requested");
+        }
+    })
+    .await;
+    let within = lifetime.mul_f64(EARLIEST_DUE_SHARE);
+    view.wait_for("re-aligned", n, within, |_, seen| {
+        seen.last_refresh_request == marker && seen.ready_with(&["TokenRefreshed", "TokenIssued"])
+    })
+    .await;
+    clock.thaw();
+    stack.wetix.set_lifetimes(long.0, long.1);
+    let due: HashMap<String, Timestamp> = view
+        .snapshot()
+        .into_iter()
+        .filter_map(|(name, seen)| Some((name, seen.next_refresh?)))
+        .collect();
+    let now = Timestamp::now();
+    let earliest = due.values().min().copied().unwrap_or(now);
+    assert!(
+        due.len() == n && now < earliest,
+        "the re-alignment ended at {now}, after the first renewal fell due ({earliest}), or left \
+         credentials without nextRefreshTime ({} of {n} have one)",
+        due.len()
+    );
+    Aligned {
+        lifetime,
+        took: started.elapsed(),
+        due,
+    }
+}
+
+pub struct Round {
+    /// Seconds, sorted.
+    pub lateness: Vec<f64>,
+    pub requests: Requests,
+    pub calls: Vec<Call>,
+    /// From the earliest due time to the last renewal seen.
+    pub spread: (Timestamp, Timestamp),
+}
+
+/// Waits for the renewal round of an aligned fleet and measures it.
+pub async fn round(stack: &Stack, view: &FleetView, n: usize, aligned: &Aligned) -> Round {
+    stack.cluster.clear_requests();
+    stack.wetix.clear_calls();
+    let reconciles_before = stack.reconciles().await;
+    let latest = aligned
+        .due
+        .values()
+        .max()
+        .copied()
+        .unwrap_or_else(Timestamp::now);
+    let earliest = aligned
+        .due
+        .values()
+        .min()
+        .copied()
+        .unwrap_or_else(Timestamp::now);
+    progress(&format!(
+        "renewal round: {n} due from {earliest} to {latest}, in {:.0} s",
+        earliest.duration_since(Timestamp::now()).as_secs_f64()
+    ));
+    let until_latest =
+        Duration::try_from(latest.duration_since(Timestamp::now())).unwrap_or_default();
+    let within = until_latest + Duration::from_secs(120) + aligned.took * 2;
+    view.wait_for("renewed", n, within, |name, seen| {
+        seen.ready_with(&["TokenRefreshed"]) && seen.next_refresh != aligned.due.get(name).copied()
+    })
+    .await;
+    observe::wait_reconciles(
+        stack,
+        reconciles_before + n as u64,
+        Duration::from_secs(120),
+    )
+    .await;
+    let calls = stack.wetix.calls();
+    let last = calls.iter().map(|c| c.at).max().unwrap_or(latest);
+    Round {
+        lateness: lateness(&aligned.due, &calls),
+        requests: Requests::since_clear(stack).await,
+        calls,
+        spread: (earliest, last),
+    }
+}

@@ -58,6 +58,66 @@ pub struct SecretCache {
     /// Credentials in `SecretConflict`, by the Secret another credential holds: a change to
     /// that Secret (its owner gone, say) concerns them too. Rare, so kept apart.
     waiting: Mutex<HashMap<Key, Vec<String>>>,
+    /// Which managed Secrets exist, as fingerprints of their names: one the watch has not
+    /// seen is claimed without being read first.
+    present: Mutex<Present>,
+}
+
+/// The managed Secrets the watch has listed and seen since, by [`name_hash`]. A collision
+/// only costs a read.
+#[derive(Debug, Default)]
+struct Present {
+    /// Whether a list has completed and no new one is under way: only then is a Secret the
+    /// watch has not seen known to be absent.
+    listed: bool,
+    names: std::collections::HashSet<u64>,
+    /// A list under way: what it has shown so far.
+    listing: Option<std::collections::HashSet<u64>>,
+}
+
+impl Present {
+    fn seen(&mut self, event: &watcher::Event<PartialObjectMeta<Secret>>) {
+        match event {
+            watcher::Event::Init => {
+                self.listed = false;
+                self.listing = Some(Default::default());
+            }
+            watcher::Event::InitApply(secret) => {
+                if let Some(listing) = self.listing.as_mut() {
+                    listing.insert(hash_of(secret));
+                }
+            }
+            watcher::Event::InitDone => {
+                self.names = self.listing.take().unwrap_or_default();
+                self.listed = true;
+            }
+            watcher::Event::Apply(secret) => {
+                self.names.insert(hash_of(secret));
+                if let Some(listing) = self.listing.as_mut() {
+                    listing.insert(hash_of(secret));
+                }
+            }
+            watcher::Event::Delete(secret) => {
+                self.names.remove(&hash_of(secret));
+                if let Some(listing) = self.listing.as_mut() {
+                    listing.remove(&hash_of(secret));
+                }
+            }
+        }
+    }
+}
+
+/// A fingerprint of a Secret's namespace and name.
+fn name_hash(namespace: &str, name: &str) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (namespace, name).hash(&mut hasher);
+    hasher.finish()
+}
+
+fn hash_of(secret: &PartialObjectMeta<Secret>) -> u64 {
+    let metadata = &secret.metadata;
+    let namespace = metadata.namespace.as_deref().unwrap_or_default();
+    name_hash(namespace, metadata.name.as_deref().unwrap_or_default())
 }
 
 impl SecretCache {
@@ -65,6 +125,10 @@ impl SecretCache {
     /// one we wrote, or gone, is no longer what we wrote. A new list (the watch was
     /// interrupted, and may have missed a deletion) forgets every write: each is read again.
     pub fn managed_seen(&self, event: &watcher::Event<PartialObjectMeta<Secret>>) {
+        self.present
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .seen(event);
         let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
         match event {
             watcher::Event::Init => written.clear(),
@@ -83,6 +147,14 @@ impl SecretCache {
                 written.remove(&key_of(gone));
             }
         }
+    }
+
+    /// Whether no managed Secret of this name exists, as far as the watch knows: then it can
+    /// be claimed without reading it first (a claim of a Secret that does exist is refused,
+    /// and the Secret read then).
+    pub fn known_absent(&self, namespace: &str, name: &str) -> bool {
+        let present = self.present.lock().unwrap_or_else(|e| e.into_inner());
+        present.listed && !present.names.contains(&name_hash(namespace, name))
     }
 
     /// Adds the store of one watch of labelled client and bootstrap Secrets.
@@ -337,6 +409,34 @@ mod tests {
         cache.set_waiting("shop", "shared-token", "third", false);
         assert!(cache.waiting_for("shop", "shared-token").is_empty());
         assert!(cache.waiting.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_managed_secret_is_known_absent_only_once_listed_and_until_seen() {
+        let cache = SecretCache::default();
+        assert!(
+            !cache.known_absent("shop", "new-token"),
+            "nothing listed yet"
+        );
+        cache.managed_seen(&watcher::Event::Init);
+        cache.managed_seen(&watcher::Event::InitApply(meta("old-token", "3")));
+        assert!(!cache.known_absent("shop", "new-token"), "still listing");
+        cache.managed_seen(&watcher::Event::InitDone);
+        assert!(cache.known_absent("shop", "new-token"));
+        assert!(!cache.known_absent("shop", "old-token"));
+
+        cache.managed_seen(&watcher::Event::Apply(meta("new-token", "4")));
+        assert!(!cache.known_absent("shop", "new-token"));
+        cache.managed_seen(&watcher::Event::Delete(meta("old-token", "5")));
+        assert!(cache.known_absent("shop", "old-token"));
+
+        // A new list replaces what is known, and nothing is known while it runs.
+        cache.managed_seen(&watcher::Event::Init);
+        cache.managed_seen(&watcher::Event::InitApply(meta("old-token", "6")));
+        assert!(!cache.known_absent("shop", "other-token"));
+        cache.managed_seen(&watcher::Event::InitDone);
+        assert!(!cache.known_absent("shop", "old-token"));
+        assert!(cache.known_absent("shop", "new-token"));
     }
 
     #[test]

@@ -15,7 +15,8 @@ use crate::{
 };
 
 impl Reconcile<'_> {
-    /// The managed Secret: as we wrote it when nobody changed it since, else read.
+    /// The managed Secret: as we wrote it when nobody changed it since, absent when its watch
+    /// has never seen it, else read.
     pub(super) async fn see_managed_secret(&self) -> Result<Seen, Error> {
         let cache = &self.ctx.secret_cache;
         let ours = |w: &Written| Some(&w.by) == self.credential.metadata.uid.as_ref();
@@ -24,6 +25,9 @@ impl Reconcile<'_> {
             .filter(ours)
         {
             return Ok(Seen::Written(written));
+        }
+        if cache.known_absent(&self.namespace, &self.secret_name) {
+            return Ok(Seen::Read(None));
         }
         let secret = self.get(&self.secret_name).await?;
         if let Some(secret) = &secret {

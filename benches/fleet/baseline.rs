@@ -16,8 +16,8 @@ use wetix_operator::credential::WetixCredential;
 
 use crate::setup;
 
-/// The operator's reconcile concurrency (`RECONCILE_CONCURRENCY` in src/controller.rs).
-pub const CONCURRENCY: usize = 16;
+/// The operator's reconcile concurrency: the slots of its admission queue.
+pub const CONCURRENCY: usize = wetix_operator::admission::SLOTS;
 
 const FIELD_MANAGER: &str = "fleet-baseline";
 

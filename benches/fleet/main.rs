@@ -175,7 +175,7 @@ async fn fleet(config: Config) {
     row(
         "baseline issue",
         format!("{:.2} s", baseline_took.as_secs_f64()),
-        "token POST + Secret apply + status apply per credential, 16 at a time",
+        "token POST + Secret apply + status apply per credential, as many at a time as the operator",
     );
 
     // 2. Issue.

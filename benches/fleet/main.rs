@@ -43,7 +43,7 @@
 //!    /metrics was at least N and then did not move for 2 s (the time of the last move, to
 //!    within a 0.5 s scrape). `restart_wetix_calls` and `restart_api_requests` are the WeTix
 //!    calls and the operator's API requests from its start until then.
-//! 5. **renewal round**: the fleet is re-aligned so that all N fall due within a few seconds
+//! 5. **renewal round**: the fleet is re-aligned so that all N fall due within one minute
 //!    (see `renewal`), then renewed by the operator. `renewal_lateness_{p50,p99,max}_s`: per
 //!    credential, the arrival of its WeTix call (fake WeTix's call log, by client id) minus
 //!    the `status.nextRefreshTime` read before it fell due. `api_requests_per_renewal` and
@@ -294,9 +294,9 @@ async fn fleet(config: Config) {
         "re-alignment",
         format!("{:.1} s", aligned.took.as_secs_f64()),
         &format!(
-            "forced refresh of all N, tokens of {} s: due within {:.1} s of each other",
+            "forced refresh of all N, tokens of {} s: due over {:.1} s",
             aligned.lifetime.as_secs(),
-            aligned.lifetime.as_secs_f64() * renewal::SPREAD_SHARE
+            renewal::WINDOW.as_secs_f64() + aligned.lifetime.as_secs_f64() * renewal::SPREAD_SHARE
         ),
     );
     row(

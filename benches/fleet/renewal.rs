@@ -2,13 +2,15 @@
 //! each renewal reached WeTix.
 //!
 //! Tokens issued at start-up are spread over the whole issue phase, and so would be their
-//! renewals. To bring every renewal into one short window, the fleet is first re-aligned:
-//! fake WeTix's clock is frozen, every credential is asked for a refresh (the
-//! `wetix.my/refresh-requested-at` annotation), and so every new access token has the same
-//! `iat` and `exp`, a lifetime chosen so that the renewals fall due after the re-alignment is
-//! over. The operator computes each renewal time from that lifetime (two thirds of it, moved
-//! earlier by at most 5 % of the renew window by a per-credential jitter), so all of them fall
-//! within `0.0165 × lifetime` of each other, a few seconds; then the clock runs again. Each
+//! renewals. To bring every renewal into one minute ([`WINDOW`]), the fleet is first
+//! re-aligned: fake WeTix's clock is frozen, and the credentials are asked for a refresh (the
+//! `wetix.my/refresh-requested-at` annotation) in [`BATCHES`] batches, the clock set for each
+//! batch one step later, from a minute in the past to now. Every access token of a batch has
+//! the same `iat` and `exp` (earlier than the operator's own reading of `expires_in`, so the
+//! JWT's `exp` is what it renews by), with a lifetime chosen so that the renewals fall due
+//! after the re-alignment is over. The operator renews with a third of the lifetime left,
+//! moved earlier by at most 5 % of that by a per-credential jitter, so the renewals spread
+//! evenly over the minute, plus `0.0165 × lifetime`; then the clock runs again. Each
 //! credential's `status.nextRefreshTime` is read after the re-alignment, before any falls due;
 //! its lateness is the arrival of its first WeTix call after that minus that time.
 
@@ -38,11 +40,15 @@ pub const SPREAD_SHARE: f64 = 0.33 * 0.05;
 /// Kept between the end of the re-alignment and the first renewal.
 const MARGIN: Duration = Duration::from_secs(15);
 const SHORTEST_LIFETIME: u64 = 60;
+/// The renewals of the round fall due within this window: "all N due within one minute".
+pub const WINDOW: Duration = Duration::from_secs(60);
+/// Steps of the clock over the window.
+const BATCHES: usize = 60;
 
 /// The access lifetime that brings the earliest renewal `MARGIN` after a re-alignment taking
-/// `expected` (whole seconds).
+/// `expected` (whole seconds), the earliest batch's clock set `WINDOW` back.
 pub fn aligned_lifetime(expected: Duration) -> Duration {
-    let need = (expected + MARGIN).as_secs_f64();
+    let need = (expected + MARGIN + WINDOW).as_secs_f64();
     Duration::from_secs(((need / EARLIEST_DUE_SHARE).ceil() as u64).max(SHORTEST_LIFETIME))
 }
 
@@ -95,28 +101,37 @@ pub async fn align(
     let started = Instant::now();
     let clock = stack.wetix.clock();
     stack.wetix.set_lifetimes(lifetime, long.1);
-    clock.freeze(Timestamp::now());
     let marker = format!("fleet-bench-align-{}", Timestamp::now().as_second());
     let api = stack.credentials();
     let patch = json!({"metadata": {"annotations": {"wetix.my/refresh-requested-at": marker}}});
-    setup::in_flight(0..n, setup::IN_FLIGHT, |i| {
-        let (api, patch) = (&api, &patch);
-        async move {
-            api.patch(
-                &setup::credential_name(i),
-                &PatchParams::default(),
-                &Patch::Merge(patch),
-            )
-            .await
-            .expect("refresh requested");
-        }
-    })
-    .await;
     let within = lifetime.mul_f64(EARLIEST_DUE_SHARE);
-    view.wait_for("re-aligned", n, within, |_, seen| {
-        seen.last_refresh_request == marker && seen.ready_with(&["TokenRefreshed", "TokenIssued"])
-    })
-    .await;
+    let window_start = Timestamp::now() - WINDOW;
+    let batches = BATCHES.min(n).max(1);
+    let per_batch = n.div_ceil(batches);
+    for batch in 0..batches {
+        let step = WINDOW.mul_f64(batch as f64 / batches as f64);
+        clock.freeze(window_start + step);
+        let names = batch * per_batch..((batch + 1) * per_batch).min(n);
+        let count = names.end;
+        setup::in_flight(names, setup::IN_FLIGHT, |i| {
+            let (api, patch) = (&api, &patch);
+            async move {
+                api.patch(
+                    &setup::credential_name(i),
+                    &PatchParams::default(),
+                    &Patch::Merge(patch),
+                )
+                .await
+                .expect("refresh requested");
+            }
+        })
+        .await;
+        view.wait_for("re-aligned", count, within, |_, seen| {
+            seen.last_refresh_request == marker
+                && seen.ready_with(&["TokenRefreshed", "TokenIssued"])
+        })
+        .await;
+    }
     clock.thaw();
     stack.wetix.set_lifetimes(long.0, long.1);
     let due: HashMap<String, Timestamp> = view

@@ -2,10 +2,13 @@
 //!
 //! kube-runtime's controller keeps requests that fall due while all its slots are taken in a
 //! hash set, and starts them in hash order: in a busy renewal round a credential due first
-//! could wait behind hundreds due after it. So the controller starts every due reconcile at
-//! once, and each waits here for one of a fixed number of slots. The waiting reconciles are
-//! small (the reconcile proper is boxed only once it holds a slot), and a freed slot goes to
-//! the one with the earliest due time, ties in arrival order.
+//! could wait behind hundreds due after it. So the controller starts up to [`HANDED`] due
+//! reconciles at once, and each waits here for one of [`SLOTS`] slots; a freed slot goes to
+//! the one with the earliest due time, ties in arrival order. The waiting reconciles are
+//! small (the reconcile proper is boxed only once it holds a slot), but not free: each is a
+//! task of kube-runtime's with its span, about 2 KiB, so their number is bounded too. A round
+//! whose backlog stays under `HANDED` runs in due order; beyond it, the overflow waits in
+//! kube-runtime's set.
 
 use std::{
     collections::BTreeMap,
@@ -20,6 +23,9 @@ use crate::credential::WetixCredential;
 /// Reconciles running at once. Bounds the burst of requests at start-up, when every
 /// credential is looked at once; a renewal round of thousands goes through them in due order.
 pub const SLOTS: usize = 16;
+
+/// Reconciles kube-runtime's controller starts at once, to wait here for a slot.
+pub const HANDED: u16 = 256;
 
 /// When a reconcile of `credential` fell due: its renewal time if that has passed, else now
 /// (a change to look at, or a renewal that is early).

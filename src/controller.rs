@@ -139,8 +139,9 @@ pub async fn run(
                         &secret,
                     )
                 })
-                // Unbounded here: the slots are `admission`'s, which starts the earliest due first.
-                .with_config(controller::Config::default().concurrency(0))
+                // The slots are `admission`'s, which starts the earliest due first among
+                // the reconciles handed to it; kube-runtime hands it at most this many.
+                .with_config(controller::Config::default().concurrency(admission::HANDED))
                 .graceful_shutdown_on(shutdown)
                 .run(reconcile_measured, error_policy, ctx)
                 .for_each(|result| async move {

@@ -176,14 +176,39 @@ pub async fn create_unrelated(secrets: &Api<Secret>, count: usize) {
     .await;
 }
 
-/// Deletes every unrelated Secret in one request and checks that none is left.
+/// Deletes every unrelated Secret and checks that none is left: in one request where the
+/// server manages it, else (kube-apiserver closes a collection delete of 50,000 after its
+/// request timeout) a page at a time.
 pub async fn delete_unrelated(secrets: &Api<Secret>) {
     let selector = format!("{}={}", UNRELATED_LABEL.0, UNRELATED_LABEL.1);
     let labelled = ListParams::default().labels(&selector);
-    secrets
+    let at_once = secrets
         .delete_collection(&DeleteParams::default(), &labelled)
-        .await
-        .expect("unrelated Secrets deleted");
+        .await;
+    if let Err(error) = at_once {
+        crate::progress(&format!(
+            "deleting the unrelated Secrets in one request failed ({error}); a page at a time"
+        ));
+        loop {
+            let page = secrets
+                .list_metadata(&labelled.clone().limit(1000))
+                .await
+                .expect("unrelated Secrets listed");
+            if page.items.is_empty() {
+                break;
+            }
+            let names: Vec<String> = page
+                .items
+                .into_iter()
+                .filter_map(|s| s.metadata.name)
+                .collect();
+            in_flight(names.into_iter(), IN_FLIGHT, |name| async move {
+                // Gone already (the collection delete may still be running) is fine.
+                let _ = secrets.delete(&name, &DeleteParams::default()).await;
+            })
+            .await;
+        }
+    }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
     loop {
         let left = secrets

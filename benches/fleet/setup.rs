@@ -202,7 +202,7 @@ pub async fn delete_unrelated(secrets: &Api<Secret>) {
                 .into_iter()
                 .filter_map(|s| s.metadata.name)
                 .collect();
-            in_flight(names.into_iter(), IN_FLIGHT, |name| async move {
+            in_flight(names, IN_FLIGHT, |name| async move {
                 // Gone already (the collection delete may still be running) is fine.
                 let _ = secrets.delete(&name, &DeleteParams::default()).await;
             })

@@ -42,8 +42,9 @@ async fn deploy_rbac_grants_exactly_the_verbs_the_operator_uses(server: Server) 
             kube::Api::namespaced(stack.client.clone(), "wetix-operator");
         let _ = leases.delete("wetix-operator", &Default::default()).await;
     }
+    // Without the watch label, so that the client Secret is read (`get`) as such a Secret is.
     stack
-        .put_client_secret("wetix-client", CLIENT_ID, CLIENT_SECRET)
+        .put_client_secret_labelled("wetix-client", CLIENT_ID, CLIENT_SECRET, &[])
         .await;
     stack.wetix.inject(Endpoint::Refresh, Fault::Status(503), 2);
     // Targets that opted in, one of each kind, so that each restart (get, then patch) is part

@@ -3,8 +3,8 @@
 # into ~/.cache/wetix-operator/tools/<name>-<version>/ (WETIX_TOOLS_CACHE moves it), outside any
 # checkout so that every clone reuses them. Prints the path of the tool's binary.
 #
-#   hack/tools.sh cargo-deny        cargo install --locked (about 8 minutes on 2 cores, once)
-#   hack/tools.sh cargo-cyclonedx   cargo install --locked (about 6 minutes, once)
+#   hack/tools.sh cargo-deny        cargo install --locked --debug (57 s on 2 cores, once)
+#   hack/tools.sh cargo-cyclonedx   cargo install --locked --debug (49 s, once)
 #   hack/tools.sh actionlint        go install from its Go module (about 30 s, once)
 set -euo pipefail
 

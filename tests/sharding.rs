@@ -12,7 +12,7 @@
 
 mod support;
 
-use std::{net::SocketAddr, time::Duration};
+use std::net::SocketAddr;
 
 use fake_wetix::Endpoint;
 use k8s_openapi::api::{
@@ -25,7 +25,7 @@ use kube::{
     api::{ObjectMeta, Patch, PatchParams, PostParams},
 };
 use serde_json::json;
-use support::{CLIENT_ID, CLIENT_SECRET, Server, Stack, WAIT, on_both, operator_binary};
+use support::{CLIENT_ID, CLIENT_SECRET, Server, Stack, on_both, operator_binary, wait_metrics_at};
 use wetix_operator::credential::WetixCredential;
 use wetix_test_kit::{Process, control_plane, metrics, net, operator};
 
@@ -96,28 +96,13 @@ impl Operator {
         }
     }
 
-    async fn metrics(&self) -> String {
-        net::http_get(self.metrics, "/metrics")
-            .await
-            .unwrap_or_default()
-    }
-
     /// Scrapes /metrics until `ok` holds.
     async fn wait_metrics(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let text = self.metrics().await;
-            if ok(&text) {
-                return text;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{} never showed {what} on /metrics:\n{text}\nlog:\n{}",
-                self.shard.identity,
-                self.process.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let failure = format!("{} never showed {what} on /metrics", self.shard.identity);
+        wait_metrics_at(self.metrics, &failure, ok, || {
+            format!("log:\n{}", self.process.logs())
+        })
+        .await
     }
 }
 

@@ -160,19 +160,11 @@ impl Stack {
 
     /// Scrapes /metrics until `ok` holds for it; `what` says what for the failure message.
     pub async fn wait_metrics_until(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let text = self.metrics().await;
-            if ok(&text) {
-                return text;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "metrics never showed {what}:\n{text}\noperator log:\n{}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let at = SocketAddr::from(([127, 0, 0, 1], self.metrics_port));
+        wait_metrics_at(at, &format!("metrics never showed {what}"), ok, || {
+            format!("operator log:\n{}", self.logs())
+        })
+        .await
     }
 
     /// How many reconciles this operator process has finished, whatever their result.
@@ -357,6 +349,29 @@ impl Stack {
             Api::namespaced(self.client.clone(), &self.ns);
         let list = api.list(&Default::default()).await.expect("events list");
         serde_json::to_string(&list.items).unwrap()
+    }
+}
+
+/// Scrapes the /metrics at `at` until `ok` holds for it; on time out fails with `failure`, the
+/// last scrape and `context()` (an operator's log, say).
+pub async fn wait_metrics_at(
+    at: SocketAddr,
+    failure: &str,
+    ok: impl Fn(&str) -> bool,
+    context: impl Fn() -> String,
+) -> String {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let text = net::http_get(at, "/metrics").await.unwrap_or_default();
+        if ok(&text) {
+            return text;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{failure}:\n{text}\n{}",
+            context()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -194,20 +194,20 @@ fn selected(selector: &str) -> watcher::Config {
 }
 
 /// What the managed-Secret watch keeps of each Secret: name, namespace, labels and
-/// resourceVersion. Annotations go too: `kubectl apply` copies a Secret's data into one.
+/// resourceVersion.
 fn keep_identity_only(secret: &mut PartialObjectMeta<Secret>) {
-    let metadata = &mut secret.metadata;
-    metadata.annotations = None;
-    metadata.managed_fields = None;
-    metadata.owner_references = None;
-    metadata.finalizers = None;
+    drop_what_no_reconcile_reads(&mut secret.metadata);
 }
 
 /// What the watch of labelled client and bootstrap Secrets keeps: their data, labels and
-/// version. Annotations go (`kubectl apply` copies the whole Secret into one), and managed
-/// fields.
+/// version.
 fn keep_what_a_client_secret_needs(secret: &mut Secret) {
-    let metadata = &mut secret.metadata;
+    drop_what_no_reconcile_reads(&mut secret.metadata);
+}
+
+/// Annotations (`kubectl apply` copies a whole Secret, data included, into one), managed
+/// fields, owners and finalizers: nothing a reconcile reads of a cached Secret.
+fn drop_what_no_reconcile_reads(metadata: &mut kube::api::ObjectMeta) {
     metadata.annotations = None;
     metadata.managed_fields = None;
     metadata.owner_references = None;

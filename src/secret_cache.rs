@@ -203,6 +203,10 @@ impl SecretCache {
     /// Records whether `credential` waits for the Secret `name`, held by another credential.
     pub fn set_waiting(&self, namespace: &str, name: &str, credential: &str, waits: bool) {
         let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        if waiting.is_empty() && !waits {
+            // Every status write asks; almost always nobody waits for anything.
+            return;
+        }
         let key = key(namespace, name);
         let names = waiting.entry(key.clone()).or_default();
         names.retain(|n| n != credential);

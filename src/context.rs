@@ -6,12 +6,12 @@ use std::{collections::HashMap, sync::Arc, sync::Mutex};
 use kube::{ResourceExt, runtime::events::Reporter};
 
 use crate::{
-    admission::{self, Admission},
     credential::WetixCredential,
     metrics::Metrics,
     oauth::TokenIssuer,
     secret_cache::SecretCache,
     step::Memory,
+    wakeups::{self, Key, Wakeups},
 };
 
 /// Everything a reconcile needs besides the object.
@@ -28,8 +28,10 @@ pub struct Context {
     memory: Mutex<HashMap<String, Memory>>,
     /// Secrets known without asking again: see [`SecretCache`].
     pub secret_cache: SecretCache,
-    /// The reconcile slots, handed out earliest due first.
-    pub admission: Arc<Admission>,
+    /// When each credential is next looked at; hands them to the controllers in due order.
+    pub wakeups: Arc<Wakeups>,
+    /// The reconcile slots, shared by the controllers of all watched namespaces.
+    pub slots: tokio::sync::Semaphore,
 }
 
 impl Context {
@@ -48,7 +50,8 @@ impl Context {
             metrics,
             memory: Mutex::default(),
             secret_cache: SecretCache::default(),
-            admission: Admission::new(admission::SLOTS),
+            wakeups: Arc::default(),
+            slots: tokio::sync::Semaphore::new(wakeups::SLOTS),
         }
     }
 
@@ -56,8 +59,10 @@ impl Context {
         self.memory.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Forget a credential that no longer exists, and what is kept of its managed Secret.
+    /// Forget a credential that no longer exists, its wake-up, and what is kept of its
+    /// managed Secret.
     pub fn forget(&self, credential: &WetixCredential) {
+        self.wakeups.remove(&Key::of(credential));
         if let Some(namespace) = credential.namespace() {
             let secret = credential.secret_name();
             self.secret_cache.forget_written(&namespace, &secret);

@@ -1,6 +1,8 @@
 //! Wiring: which objects are watched, and how their changes reach `reconcile`.
 //!
-//! - WetixCredentials: the controller's own watch, cached (managed fields dropped).
+//! - WetixCredentials: the controller's own watch, cached (managed fields dropped). A change
+//!   to a spec or a refresh request reconciles at once (`triggers`); time is kept by
+//!   `wakeups`, which hands due credentials to the controller earliest first.
 //! - Secrets: two label-selected watches (`secret_cache`), so that Secrets of other tools cost
 //!   nothing: managed Secrets by metadata only (names, labels, versions), and client and
 //!   bootstrap Secrets labelled `wetix.my/watch=true` whole. Each change is mapped to the
@@ -11,7 +13,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use futures::{StreamExt, TryStreamExt, future::Shared};
+use futures::{StreamExt, TryStreamExt, channel::mpsc, future::Shared};
 use k8s_openapi::api::core::v1::Secret;
 use kube::{
     Api, ResourceExt,
@@ -26,12 +28,12 @@ use kube::{
 use tracing::{info, warn};
 
 use crate::{
-    admission,
     credential::WetixCredential,
     error_chain::error_chain,
     reconcile::{self, Context, Error},
     secret_cache::{MANAGED_SELECTOR, WATCH_SELECTOR},
-    triggers,
+    triggers::{self, CredentialChange},
+    wakeups,
 };
 
 /// How soon a reconcile that failed on the Kubernetes side is tried again. Short: new tokens
@@ -55,7 +57,11 @@ pub async fn run(
     };
     let on_ready = Arc::new(on_ready);
     let pending = Arc::new(std::sync::atomic::AtomicUsize::new(scopes.len()));
+    // Each controller takes the wake-ups of its namespace from its own channel.
+    let mut routes = vec![];
     let runs = scopes.into_iter().map(|namespace| {
+        let (wake, woken) = mpsc::unbounded::<ObjectRef<WetixCredential>>();
+        routes.push((namespace.clone(), wake));
         let credential_watch = credentials.clone();
         let ctx = ctx.clone();
         let shutdown = shutdown.clone();
@@ -69,7 +75,9 @@ pub async fn run(
             // the store. Not `Store::wait_until_ready` in a second task: the Controller waits
             // on the same store, and kube-runtime's ready signal wakes only one waiter.
             let mut synced = false;
-            let credentials = watcher(api, credential_watch)
+            let mut changes = triggers::CredentialChanges::default();
+            let listed = ctx.clone();
+            let credential_changes = watcher(api, credential_watch)
                 .default_backoff()
                 .modify(keep_what_reconcile_reads)
                 .reflect(writer)
@@ -85,8 +93,30 @@ pub async fn run(
                     }
                     _ => {}
                 })
-                .touched_objects()
-                .predicate_filter(worth_a_reconcile, Default::default());
+                .filter_map(move |event| {
+                    let change = match event {
+                        Ok(event) => match changes.see(event, jiff::Timestamp::now()) {
+                            CredentialChange::Reconcile(credential) => Some(Ok(*credential)),
+                            CredentialChange::Listed(first) => {
+                                for (key, at) in first {
+                                    listed.wakeups.set(key, at);
+                                }
+                                None
+                            }
+                            CredentialChange::Nothing => None,
+                        },
+                        Err(error) => Some(Err(error)),
+                    };
+                    futures::future::ready(change)
+                });
+            let store = reader.clone();
+            let woken = woken.filter_map(move |credential| {
+                let found = store
+                    .get(&credential)
+                    .map(|c| Ok(WetixCredential::clone(&c)));
+                futures::future::ready(found)
+            });
+            let triggers = futures::stream::select(credential_changes, woken);
             let store = reader.clone();
             ctx.metrics.watch_credentials(reader.clone());
             let managed = scoped::<PartialObjectMeta<Secret>>(&ctx.client, namespace.as_deref());
@@ -111,7 +141,7 @@ pub async fn run(
                 }),
             );
             let own = ctx.clone();
-            Controller::for_stream(credentials, reader)
+            Controller::for_stream(triggers, reader)
                 .watches_stream(secret_changes, move |secret| {
                     let echo = own.secret_cache.is_own_write(
                         secret.metadata.namespace.as_deref().unwrap_or_default(),
@@ -139,9 +169,7 @@ pub async fn run(
                         &secret,
                     )
                 })
-                // The slots are `admission`'s, which starts the earliest due first among
-                // the reconciles handed to it; kube-runtime hands it at most this many.
-                .with_config(controller::Config::default().concurrency(admission::HANDED))
+                .with_config(controller::Config::default().concurrency(wakeups::SLOTS as u16))
                 .graceful_shutdown_on(shutdown)
                 .run(reconcile_measured, error_policy, ctx)
                 .for_each(|result| async move {
@@ -152,7 +180,16 @@ pub async fn run(
                 .await;
         }
     });
-    futures::future::join_all(runs).await;
+    let runs: Vec<_> = runs.collect();
+    let route = move |namespace: &str| {
+        routes
+            .iter()
+            .find(|(scope, _)| scope.as_deref().is_none_or(|s| s == namespace))
+            .map(|(_, wake)| wake.clone())
+    };
+    let hand_over = ctx.wakeups.hand_over(route);
+    futures::pin_mut!(hand_over);
+    futures::future::select(futures::future::join_all(runs), hand_over).await;
     info!("controller stopped");
 }
 
@@ -214,20 +251,6 @@ fn drop_what_no_reconcile_reads(metadata: &mut kube::api::ObjectMeta) {
     metadata.finalizers = None;
 }
 
-/// What of a credential asks for a reconcile when it changes: its spec (generation) and the
-/// refresh annotation. Status changes, mostly our own writes, do not; the requeue that each
-/// reconcile sets covers time.
-fn worth_a_reconcile(credential: &WetixCredential) -> Option<u64> {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    credential.metadata.generation.hash(&mut hasher);
-    credential
-        .annotations()
-        .get(crate::step::REFRESH_REQUESTED_AT)
-        .hash(&mut hasher);
-    Some(hasher.finish())
-}
-
 fn scoped<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
@@ -238,18 +261,25 @@ where
     }
 }
 
-/// Waits for a reconcile slot, earliest due first, then reconciles. The reconcile is boxed so
-/// that a waiting one holds only this small future.
+/// Takes a slot, reconciles, and sets the credential's next wake-up. The reconcile is boxed
+/// so that one waiting for a slot holds only this small future.
 async fn reconcile_measured(
     credential: Arc<WetixCredential>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
-    let due = admission::due(&credential, jiff::Timestamp::now());
-    let _slot = ctx.admission.enter(due).await;
+    let key = wakeups::Key::of(&credential);
+    let _running = ctx.wakeups.start(&key);
+    let _slot = ctx.slots.acquire().await;
     let started = std::time::Instant::now();
     let result = Box::pin(reconcile::reconcile(credential, ctx.clone())).await;
     ctx.metrics.reconciled(result.is_ok(), started.elapsed());
-    result
+    let again = result?;
+    if let Some(after) = again {
+        let now = jiff::Timestamp::now();
+        let at = now.checked_add(after).unwrap_or(jiff::Timestamp::MAX);
+        ctx.wakeups.set(key, at);
+    }
+    Ok(Action::await_change())
 }
 
 fn error_policy(credential: Arc<WetixCredential>, error: &Error, _: Arc<Context>) -> Action {

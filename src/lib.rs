@@ -27,7 +27,8 @@
 //! - [`context`]: what every reconcile shares, and each credential's memory.
 //! - [`reconcile`]: carries out what the step decides, feeding each result back.
 //! - [`triggers`]: which credentials a Secret change concerns.
-//! - [`admission`]: the reconcile slots, earliest due first.
+//! - [`wakeups`]: when each credential is next looked at, handed to the controller earliest
+//!   due first as reconcile slots free up.
 //! - [`controller`]: the watches feeding `reconcile`.
 //! - [`metrics`]: the Prometheus metrics.
 //! - [`leader`]: with `--leader-elect`, the Lease that lets one replica run the controller.
@@ -54,7 +55,6 @@
 /// that either side can tell this operator's traffic apart.
 pub const USER_AGENT: &str = concat!("wetix-operator/", env!("CARGO_PKG_VERSION"));
 
-pub mod admission;
 pub mod cli;
 pub mod client_secret;
 pub mod commands;
@@ -81,6 +81,7 @@ pub mod step;
 pub mod tokens;
 pub mod triggers;
 pub mod validate;
+pub mod wakeups;
 
 #[cfg(test)]
 mod fixtures;

@@ -3,11 +3,11 @@
 //! write the Secret, publish Events, restart workloads, write the status, in that order. The
 //! only I/O of a reconcile; every rule is in [`crate::step`].
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Secret;
-use kube::{Api, ResourceExt, runtime::controller::Action};
+use kube::{Api, ResourceExt};
 use tracing::{info, warn};
 
 use crate::{
@@ -23,10 +23,12 @@ use crate::{
 pub use crate::context::Context;
 pub use crate::step::{MAX_REQUEUE, REFRESH_REQUESTED_AT};
 
+/// Reconciles one credential; `Ok` carries when to look at it again, if time alone is a
+/// reason to (`None`: only a change is).
 pub async fn reconcile(
     credential: Arc<WetixCredential>,
     ctx: Arc<Context>,
-) -> Result<Action, Error> {
+) -> Result<Option<Duration>, Error> {
     let namespace = credential.namespace().ok_or(Error::MissingMetadata)?;
     let uid = credential.uid().ok_or(Error::MissingMetadata)?;
     let reconcile = Reconcile {
@@ -40,9 +42,9 @@ pub async fn reconcile(
     let memory = ctx.memory().get(&uid).cloned().unwrap_or_default();
     let (mut memory, result) = reconcile.run(memory).await;
     let result = match result {
-        Ok(action) => {
+        Ok(again) => {
             memory.reconciled();
-            Ok(action)
+            Ok(again)
         }
         Err(error) => {
             let (kept, retry_in) = reconcile.report_api_error(&error, memory).await;
@@ -73,7 +75,7 @@ struct Reconcile<'a> {
 
 impl Reconcile<'_> {
     /// Reads and asks until the step acts, then acts. Returns what to remember either way.
-    async fn run(&self, memory: Memory) -> (Memory, Result<Action, Error>) {
+    async fn run(&self, memory: Memory) -> (Memory, Result<Option<Duration>, Error>) {
         let mut seen = None;
         let mut read: HashMap<String, Option<Arc<Secret>>> = HashMap::new();
         let mut answers = vec![];
@@ -132,7 +134,7 @@ impl Reconcile<'_> {
     /// Carries out the effects: the Secret write first, then the Events alongside the restarts
     /// and the status, which follow in order. A failed write of new tokens ends it: they are
     /// kept in memory and written before anything else next time, and nothing is announced.
-    async fn act(&self, act: Act) -> (Memory, Result<Action, Error>) {
+    async fn act(&self, act: Act) -> (Memory, Result<Option<Duration>, Error>) {
         let Act {
             effects,
             mut memory,
@@ -165,8 +167,7 @@ impl Reconcile<'_> {
             Ok(())
         };
         let (_, reported) = futures::future::join(announce, report).await;
-        let action = requeue.map_or_else(Action::await_change, Action::requeue);
-        (memory, reported.map(|()| action))
+        (memory, reported.map(|()| requeue))
     }
 
     async fn write(

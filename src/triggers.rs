@@ -1,10 +1,107 @@
-//! Which credentials a change to a Secret concerns. Pure: the operator watches Secrets by
-//! metadata only and maps each change back to the credentials it matters to.
+//! Which credentials a change concerns. Pure:
+//! - a change to a Secret (watched by metadata only) is mapped back to the credentials it
+//!   matters to;
+//! - a change to a credential asks for a reconcile only when its spec or its refresh
+//!   annotation moved ([`CredentialChanges`]); the credentials of the first list are given a
+//!   first look in due order instead (see `wakeups`).
 
+use std::{
+    collections::HashMap,
+    hash::{Hash, Hasher},
+};
+
+use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Secret;
-use kube::{ResourceExt, core::PartialObjectMeta, runtime::reflector::ObjectRef};
+use kube::{
+    ResourceExt,
+    core::PartialObjectMeta,
+    runtime::{reflector::ObjectRef, watcher},
+};
 
-use crate::{credential::WetixCredential, managed_secret::labels};
+use crate::{
+    credential::WetixCredential,
+    managed_secret::labels,
+    wakeups::{self, Key},
+};
+
+/// What a credential's watch event asks for.
+#[derive(Debug)]
+pub enum CredentialChange {
+    /// Nothing: our own status write, say.
+    Nothing,
+    /// A reconcile now.
+    Reconcile(Box<WetixCredential>),
+    /// The first list is complete: a first look at each credential, at these times.
+    Listed(Vec<(Key, Timestamp)>),
+}
+
+/// Which credential events ask for a reconcile: those that move its spec (generation) or its
+/// refresh annotation. Status changes, mostly our own writes, do not; the wake-up that each
+/// reconcile sets covers time. Keeps one fingerprint per credential, by UID.
+#[derive(Debug, Default)]
+pub struct CredentialChanges {
+    seen: HashMap<u64, u64>,
+    listed: bool,
+    first: Vec<(Key, Timestamp)>,
+}
+
+impl CredentialChanges {
+    pub fn see(
+        &mut self,
+        event: watcher::Event<WetixCredential>,
+        now: Timestamp,
+    ) -> CredentialChange {
+        match event {
+            watcher::Event::Init => CredentialChange::Nothing,
+            watcher::Event::InitApply(credential) if !self.listed => {
+                self.record(&credential);
+                let at = wakeups::first_look(&credential, now);
+                self.first.push((Key::of(&credential), at));
+                CredentialChange::Nothing
+            }
+            watcher::Event::InitDone if !self.listed => {
+                self.listed = true;
+                CredentialChange::Listed(std::mem::take(&mut self.first))
+            }
+            watcher::Event::InitDone => CredentialChange::Nothing,
+            watcher::Event::InitApply(credential) | watcher::Event::Apply(credential) => {
+                if self.record(&credential) {
+                    CredentialChange::Reconcile(Box::new(credential))
+                } else {
+                    CredentialChange::Nothing
+                }
+            }
+            watcher::Event::Delete(credential) => {
+                self.seen.remove(&uid_hash(&credential));
+                CredentialChange::Nothing
+            }
+        }
+    }
+
+    /// Remembers the credential's fingerprint; whether it is new or moved.
+    fn record(&mut self, credential: &WetixCredential) -> bool {
+        let print = fingerprint(credential);
+        self.seen.insert(uid_hash(credential), print) != Some(print)
+    }
+}
+
+fn uid_hash(credential: &WetixCredential) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    credential.metadata.uid.hash(&mut hasher);
+    credential.metadata.namespace.hash(&mut hasher);
+    credential.metadata.name.hash(&mut hasher);
+    hasher.finish()
+}
+
+fn fingerprint(credential: &WetixCredential) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    credential.metadata.generation.hash(&mut hasher);
+    credential
+        .annotations()
+        .get(crate::step::REFRESH_REQUESTED_AT)
+        .hash(&mut hasher);
+    hasher.finish()
+}
 
 /// The credential a managed Secret names as its owner in its labels.
 pub fn owner(secret: &PartialObjectMeta<Secret>) -> Option<ObjectRef<WetixCredential>> {
@@ -153,5 +250,135 @@ mod tests {
     fn an_unrelated_secret_reaches_nobody() {
         let all = [credential()];
         assert!(credentials_for_secret(&all, &secret("shop", "other", &[])).is_empty());
+    }
+
+    mod credential_changes {
+        use super::*;
+        use crate::fixtures::at;
+        use watcher::Event;
+
+        const NOW: &str = "2026-11-25T10:00:00Z";
+
+        fn named(name: &str) -> WetixCredential {
+            credential().named(name).with_uid(&format!("uid-{name}"))
+        }
+
+        fn reconciles(change: CredentialChange) -> Option<String> {
+            match change {
+                CredentialChange::Reconcile(c) => Some(c.name_any()),
+                _ => None,
+            }
+        }
+
+        fn listed(changes: &mut CredentialChanges, credentials: &[WetixCredential]) {
+            let now = at(NOW);
+            changes.see(Event::Init, now);
+            for c in credentials {
+                assert!(reconciles(changes.see(Event::InitApply(c.clone()), now)).is_none());
+            }
+            changes.see(Event::InitDone, now);
+        }
+
+        #[test]
+        fn the_first_list_gives_each_credential_a_first_look_and_reconciles_none() {
+            let now = at(NOW);
+            let mut changes = CredentialChanges::default();
+            changes.see(Event::Init, now);
+            let mut overdue = named("overdue");
+            overdue.status = Some(crate::credential::WetixCredentialStatus {
+                next_refresh_time: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at(
+                    "2026-11-25T09:00:00Z",
+                ))),
+                ..Default::default()
+            });
+            for c in [named("new"), overdue] {
+                assert!(reconciles(changes.see(Event::InitApply(c), now)).is_none());
+            }
+            let CredentialChange::Listed(first) = changes.see(Event::InitDone, now) else {
+                panic!("the first list ends with a first look at each");
+            };
+            let first: Vec<_> = first.iter().map(|(k, t)| (k.parts().1, *t)).collect();
+            assert_eq!(
+                first,
+                [("new", now), ("overdue", at("2026-11-25T09:00:00Z"))]
+            );
+        }
+
+        #[test]
+        fn a_status_change_asks_for_nothing_and_a_spec_or_refresh_request_for_a_reconcile() {
+            let now = at(NOW);
+            let mut changes = CredentialChanges::default();
+            let c = named("a");
+            listed(&mut changes, std::slice::from_ref(&c));
+            let mut status_only = c.clone();
+            status_only.status = Some(Default::default());
+            assert!(reconciles(changes.see(Event::Apply(status_only), now)).is_none());
+            let mut spec = c.clone();
+            spec.metadata.generation = Some(2);
+            assert_eq!(
+                reconciles(changes.see(Event::Apply(spec.clone()), now)).as_deref(),
+                Some("a")
+            );
+            let mut asked = spec.clone();
+            asked.metadata.annotations = Some(
+                [(
+                    crate::step::REFRESH_REQUESTED_AT.to_string(),
+                    NOW.to_string(),
+                )]
+                .into(),
+            );
+            assert_eq!(
+                reconciles(changes.see(Event::Apply(asked.clone()), now)).as_deref(),
+                Some("a")
+            );
+            assert!(reconciles(changes.see(Event::Apply(asked), now)).is_none());
+        }
+
+        #[test]
+        fn a_credential_created_later_is_reconciled_at_once() {
+            let now = at(NOW);
+            let mut changes = CredentialChanges::default();
+            listed(&mut changes, &[]);
+            assert_eq!(
+                reconciles(changes.see(Event::Apply(named("new")), now)).as_deref(),
+                Some("new")
+            );
+        }
+
+        #[test]
+        fn after_a_relist_only_what_moved_meanwhile_is_reconciled() {
+            let now = at(NOW);
+            let mut changes = CredentialChanges::default();
+            listed(&mut changes, &[named("same"), named("moved")]);
+            changes.see(Event::Init, now);
+            let mut moved = named("moved");
+            moved.metadata.generation = Some(7);
+            assert!(reconciles(changes.see(Event::InitApply(named("same")), now)).is_none());
+            assert_eq!(
+                reconciles(changes.see(Event::InitApply(moved), now)).as_deref(),
+                Some("moved")
+            );
+            assert!(matches!(
+                changes.see(Event::InitDone, now),
+                CredentialChange::Nothing
+            ));
+        }
+
+        #[test]
+        fn a_credential_deleted_and_made_again_under_its_name_is_reconciled() {
+            let now = at(NOW);
+            let mut changes = CredentialChanges::default();
+            listed(&mut changes, &[named("a")]);
+            changes.see(Event::Delete(named("a")), now);
+            assert_eq!(
+                reconciles(changes.see(Event::Apply(named("a")), now)).as_deref(),
+                Some("a")
+            );
+            let again = credential().named("a").with_uid("another-uid");
+            assert_eq!(
+                reconciles(changes.see(Event::Apply(again), now)).as_deref(),
+                Some("a")
+            );
+        }
     }
 }

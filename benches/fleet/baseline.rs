@@ -16,8 +16,8 @@ use wetix_operator::credential::WetixCredential;
 
 use crate::setup;
 
-/// The operator's reconcile concurrency: the slots of its admission queue.
-pub const CONCURRENCY: usize = wetix_operator::admission::SLOTS;
+/// The operator's reconcile concurrency.
+pub const CONCURRENCY: usize = wetix_operator::wakeups::SLOTS;
 
 const FIELD_MANAGER: &str = "fleet-baseline";
 

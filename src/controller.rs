@@ -126,12 +126,14 @@ pub async fn run(
                 .modify(keep_identity_only)
                 .inspect_ok(move |event| cache.secret_cache.managed_seen(event));
             let labelled = scoped::<Secret>(&ctx.client, namespace.as_deref());
-            let (referenced, referenced_writer) = reflector::store();
-            ctx.secret_cache.watch_referenced(referenced);
+            let (cache, scope) = (ctx.clone(), namespace.clone());
             let referenced_changes = watcher(labelled, selected(WATCH_SELECTOR))
                 .default_backoff()
                 .modify(keep_what_a_client_secret_needs)
-                .reflect(referenced_writer);
+                .inspect_ok(move |event| {
+                    let scope = scope.as_deref();
+                    cache.secret_cache.referenced_seen(scope, event);
+                });
             let secret_changes = futures::stream::select(
                 changes_after_first_list(managed_changes),
                 changes_after_first_list(referenced_changes).map_ok(|secret| PartialObjectMeta {

@@ -4,9 +4,10 @@
 //! - managed Secrets ([`MANAGED_SELECTOR`]), by metadata only and without a store of their
 //!   own: what the operator last wrote is kept (`written`) until the watch shows the Secret at
 //!   another version, or gone;
-//! - client and bootstrap Secrets that their owners labelled [`WATCH_LABEL`]`=true`, whole
-//!   (data and labels; annotations and managed fields dropped): a reconcile takes them from
-//!   memory, and a change to one reconciles the credentials that read it.
+//! - client and bootstrap Secrets that their owners labelled [`WATCH_LABEL`]`=true`, by
+//!   their data and version only (a few boxed strings each, not the whole Secret): a
+//!   reconcile takes them from memory, and a change to one reconciles the credentials that
+//!   read it.
 //!
 //! A referenced Secret without the label is read from the API server each time a reconcile
 //! needs it, and a change to it is seen at the credential's next reconcile.
@@ -18,13 +19,7 @@ use std::{
 };
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::{
-    core::PartialObjectMeta,
-    runtime::{
-        reflector::{ObjectRef, Store},
-        watcher,
-    },
-};
+use kube::{api::ObjectMeta, core::PartialObjectMeta, runtime::watcher};
 
 use crate::managed_secret::StoredTokens;
 
@@ -53,7 +48,7 @@ pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=wetix-operator"
 
 #[derive(Default)]
 pub struct SecretCache {
-    referenced: RwLock<Vec<Store<Secret>>>,
+    referenced: RwLock<Referenced>,
     written: Mutex<HashMap<Key, Written>>,
     /// Credentials in `SecretConflict`, by the Secret another credential holds: a change to
     /// that Secret (its owner gone, say) concerns them too. Rare, so kept apart.
@@ -61,6 +56,127 @@ pub struct SecretCache {
     /// Which managed Secrets exist, as fingerprints of their names: one the watch has not
     /// seen is claimed without being read first.
     present: Mutex<Present>,
+}
+
+/// The labelled client and bootstrap Secrets, as their watches last saw them.
+///
+/// One watch runs per watched namespace (or one for all), and each list replaces only what
+/// that watch covers: the Secrets of its namespace, or all of them. As in kube-runtime's
+/// reflector, what a list shows is served only once it completes; until then the Secrets of
+/// the list before are.
+#[derive(Default)]
+struct Referenced {
+    served: Namespaces,
+    /// Lists under way, by the namespace their watch covers (`None`: all namespaces).
+    listing: Vec<(Option<Box<str>>, Namespaces)>,
+}
+
+/// Secrets by namespace, then name: a namespace's name is kept once, not once per Secret.
+type Namespaces = HashMap<Box<str>, HashMap<Box<str>, Entry>>;
+
+/// What a reconcile reads of a labelled Secret: its data. And its version, to tell which one
+/// it read. No `Debug`: the values are client secrets and refresh tokens.
+struct Entry {
+    resource_version: Option<Box<str>>,
+    data: Box<[Datum]>,
+}
+
+/// One key of a Secret's data and its value.
+type Datum = (Box<str>, Box<[u8]>);
+
+impl Entry {
+    fn of(secret: &Secret) -> Self {
+        let data = secret.data.iter().flatten();
+        Self {
+            resource_version: secret.metadata.resource_version.as_deref().map(Box::from),
+            data: data
+                .map(|(key, value)| (Box::from(key.as_str()), Box::from(value.0.as_slice())))
+                .collect(),
+        }
+    }
+
+    /// The Secret again, with what was kept of it.
+    fn secret(&self, namespace: &str, name: &str) -> Secret {
+        let data = self.data.iter().map(|(key, value)| {
+            let value = k8s_openapi::ByteString(value.to_vec());
+            (key.to_string(), value)
+        });
+        Secret {
+            metadata: ObjectMeta {
+                name: Some(name.to_owned()),
+                namespace: Some(namespace.to_owned()),
+                resource_version: self.resource_version.as_deref().map(str::to_owned),
+                ..ObjectMeta::default()
+            },
+            data: Some(data.collect()),
+            ..Secret::default()
+        }
+    }
+}
+
+impl Referenced {
+    fn seen(&mut self, scope: Option<&str>, event: &watcher::Event<Secret>) {
+        match event {
+            watcher::Event::Init => {
+                self.listing.retain(|(s, _)| s.as_deref() != scope);
+                self.listing
+                    .push((scope.map(Box::from), Namespaces::default()));
+            }
+            watcher::Event::InitApply(secret) => {
+                let listing = self.listing.iter_mut().find(|(s, _)| s.as_deref() == scope);
+                if let Some((_, listing)) = listing {
+                    put(listing, secret);
+                }
+            }
+            watcher::Event::InitDone => {
+                let at = self.listing.iter().position(|(s, _)| s.as_deref() == scope);
+                let listed = at.map(|at| self.listing.swap_remove(at).1);
+                let listed = listed.unwrap_or_default();
+                match scope {
+                    None => self.served = listed,
+                    Some(namespace) => {
+                        self.served.remove(namespace);
+                        self.served.extend(listed);
+                    }
+                }
+            }
+            watcher::Event::Apply(secret) => put(&mut self.served, secret),
+            watcher::Event::Delete(secret) => {
+                let metadata = &secret.metadata;
+                let namespace = metadata.namespace.as_deref().unwrap_or_default();
+                let name = metadata.name.as_deref().unwrap_or_default();
+                if let Some(names) = self.served.get_mut(namespace) {
+                    names.remove(name);
+                    if names.is_empty() {
+                        self.served.remove(namespace);
+                    }
+                }
+            }
+        }
+    }
+
+    fn get(&self, namespace: &str, name: &str) -> Option<&Entry> {
+        self.served.get(namespace)?.get(name)
+    }
+}
+
+fn put(namespaces: &mut Namespaces, secret: &Secret) {
+    let metadata = &secret.metadata;
+    let (Some(namespace), Some(name)) = (metadata.namespace.as_deref(), metadata.name.as_deref())
+    else {
+        return;
+    };
+    let entry = Entry::of(secret);
+    let names = match namespaces.get_mut(namespace) {
+        Some(names) => names,
+        None => namespaces.entry(namespace.into()).or_default(),
+    };
+    match names.get_mut(name) {
+        Some(kept) => *kept = entry,
+        None => {
+            names.insert(name.into(), entry);
+        }
+    }
 }
 
 /// The managed Secrets the watch has listed and seen since, by [`name_hash`]. A collision
@@ -157,20 +273,23 @@ impl SecretCache {
         present.listed && !present.names.contains(&name_hash(namespace, name))
     }
 
-    /// Adds the store of one watch of labelled client and bootstrap Secrets.
-    pub fn watch_referenced(&self, store: Store<Secret>) {
+    /// Takes one event of the watch of labelled client and bootstrap Secrets that covers
+    /// `scope` (a namespace; `None` for all): a list replaces what that watch covers, and
+    /// nothing else.
+    pub fn referenced_seen(&self, scope: Option<&str>, event: &watcher::Event<Secret>) {
         self.referenced
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .push(store);
+            .seen(scope, event);
     }
 
-    /// A labelled client or bootstrap Secret as its watch last saw it. `None` for a Secret
-    /// without the label (or not there): it has to be read.
+    /// A labelled client or bootstrap Secret as its watch last saw it: its name, namespace,
+    /// resourceVersion and data, all a reconcile reads. `None` for a Secret without the label
+    /// (or not there): it has to be read.
     pub fn referenced(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
-        let key = ObjectRef::new(name).within(namespace);
-        let stores = self.referenced.read().unwrap_or_else(|e| e.into_inner());
-        stores.iter().find_map(|store| store.get(&key))
+        let referenced = self.referenced.read().unwrap_or_else(|e| e.into_inner());
+        let entry = referenced.get(namespace, name)?;
+        Some(Arc::new(entry.secret(namespace, name)))
     }
 
     /// The managed Secret as we wrote it, if nobody changed it since.
@@ -274,7 +393,7 @@ mod tests {
     use super::*;
     use crate::fixtures::pair;
     use kube::api::ObjectMeta;
-    use kube::runtime::{reflector, watcher};
+    use kube::runtime::watcher;
 
     fn meta(name: &str, rv: &str) -> PartialObjectMeta<Secret> {
         PartialObjectMeta {
@@ -317,15 +436,47 @@ mod tests {
     }
 
     fn referenced_seeing(objects: Vec<Secret>) -> SecretCache {
-        let (store, mut writer) = reflector::store();
-        writer.apply_watcher_event(&watcher::Event::Init);
-        for o in objects {
-            writer.apply_watcher_event(&watcher::Event::InitApply(o));
-        }
-        writer.apply_watcher_event(&watcher::Event::InitDone);
         let cache = SecretCache::default();
-        cache.watch_referenced(store);
+        list_referenced(&cache, None, objects);
         cache
+    }
+
+    /// One list of the labelled-Secret watch that covers `scope`.
+    fn list_referenced(cache: &SecretCache, scope: Option<&str>, objects: Vec<Secret>) {
+        cache.referenced_seen(scope, &watcher::Event::Init);
+        for o in objects {
+            cache.referenced_seen(scope, &watcher::Event::InitApply(o));
+        }
+        cache.referenced_seen(scope, &watcher::Event::InitDone);
+    }
+
+    /// A labelled Secret in `namespace` at `rv` with these data.
+    fn labelled(namespace: &str, name: &str, rv: &str, pairs: &[(&str, &str)]) -> Secret {
+        let data = pairs.iter().map(|(k, v)| {
+            (
+                k.to_string(),
+                k8s_openapi::ByteString(v.as_bytes().to_vec()),
+            )
+        });
+        Secret {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some(namespace.into()),
+                resource_version: Some(rv.into()),
+                uid: Some("5e1d".into()),
+                labels: Some([(WATCH_LABEL.to_owned(), "true".to_owned())].into()),
+                ..ObjectMeta::default()
+            },
+            data: Some(data.collect()),
+            type_: Some("Opaque".into()),
+            ..Secret::default()
+        }
+    }
+
+    /// The version at which `namespace`/`name` is served, if it is.
+    fn served_at(cache: &SecretCache, namespace: &str, name: &str) -> Option<String> {
+        let served = cache.referenced(namespace, name)?;
+        served.metadata.resource_version.clone()
     }
 
     #[test]
@@ -338,6 +489,148 @@ mod tests {
         );
         assert!(cache.referenced("shop", "unlabelled-client").is_none());
         assert!(cache.referenced("billing", "wetix-client").is_none());
+    }
+
+    #[test]
+    fn a_served_secret_yields_the_client_credentials_its_watch_saw() {
+        use crate::{client_secret, credential::ClientSecretRef};
+        let cache = referenced_seeing(vec![labelled(
+            "shop",
+            "wetix-client",
+            "7",
+            &[("client_id", "ticketing\n"), ("client_secret", "p4ss-w0rd")],
+        )]);
+        let served = cache.referenced("shop", "wetix-client").unwrap();
+        assert_eq!(served.metadata.name.as_deref(), Some("wetix-client"));
+        assert_eq!(served.metadata.namespace.as_deref(), Some("shop"));
+        let reference = ClientSecretRef {
+            name: "wetix-client".into(),
+            client_id_key: "client_id".into(),
+            client_secret_key: "client_secret".into(),
+        };
+        let credentials = client_secret::client_credentials(Some(&served), &reference).unwrap();
+        assert_eq!(credentials.client_id, "ticketing");
+        assert_eq!(credentials.client_secret.expose(), "p4ss-w0rd");
+        let missing = ClientSecretRef {
+            client_secret_key: "secret".into(),
+            ..reference
+        };
+        assert!(client_secret::client_credentials(Some(&served), &missing).is_err());
+    }
+
+    #[test]
+    fn a_change_replaces_the_served_secret_and_a_deletion_removes_it() {
+        let cache = referenced_seeing(vec![
+            labelled("shop", "wetix-client", "7", &[("client_secret", "old")]),
+            labelled("shop", "wetix-bootstrap", "8", &[("refresh_token", "r1")]),
+        ]);
+        let changed = labelled("shop", "wetix-client", "9", &[("client_secret", "new")]);
+        cache.referenced_seen(None, &watcher::Event::Apply(changed));
+        let served = cache.referenced("shop", "wetix-client").unwrap();
+        assert_eq!(served.metadata.resource_version.as_deref(), Some("9"));
+        let data = served.data.as_ref().unwrap();
+        assert_eq!(data.keys().collect::<Vec<_>>(), ["client_secret"]);
+        assert_eq!(data["client_secret"].0, b"new");
+
+        let added = labelled("billing", "wetix-client", "10", &[]);
+        cache.referenced_seen(None, &watcher::Event::Apply(added));
+        assert_eq!(
+            served_at(&cache, "billing", "wetix-client"),
+            Some("10".into())
+        );
+
+        let gone = labelled("shop", "wetix-client", "11", &[]);
+        cache.referenced_seen(None, &watcher::Event::Delete(gone));
+        assert!(cache.referenced("shop", "wetix-client").is_none());
+        assert_eq!(
+            served_at(&cache, "shop", "wetix-bootstrap"),
+            Some("8".into())
+        );
+        assert_eq!(
+            served_at(&cache, "billing", "wetix-client"),
+            Some("10".into())
+        );
+    }
+
+    #[test]
+    fn a_new_list_is_served_once_complete_and_what_it_lacks_is_gone() {
+        let cache = SecretCache::default();
+        let scope = Some("shop");
+        cache.referenced_seen(scope, &watcher::Event::Init);
+        let first = labelled("shop", "wetix-client", "7", &[]);
+        cache.referenced_seen(scope, &watcher::Event::InitApply(first));
+        assert!(
+            cache.referenced("shop", "wetix-client").is_none(),
+            "the first list is under way"
+        );
+        cache.referenced_seen(scope, &watcher::Event::InitDone);
+        assert_eq!(served_at(&cache, "shop", "wetix-client"), Some("7".into()));
+
+        // The watch was interrupted; meanwhile the client Secret was edited and another
+        // deleted.
+        let bootstrap = labelled("shop", "wetix-bootstrap", "8", &[]);
+        cache.referenced_seen(scope, &watcher::Event::Apply(bootstrap));
+        cache.referenced_seen(scope, &watcher::Event::Init);
+        let edited = labelled("shop", "wetix-client", "12", &[]);
+        cache.referenced_seen(scope, &watcher::Event::InitApply(edited));
+        assert_eq!(
+            served_at(&cache, "shop", "wetix-bootstrap"),
+            Some("8".into()),
+            "the list before is served until this one completes"
+        );
+        cache.referenced_seen(scope, &watcher::Event::InitDone);
+        assert_eq!(served_at(&cache, "shop", "wetix-client"), Some("12".into()));
+        assert!(cache.referenced("shop", "wetix-bootstrap").is_none());
+    }
+
+    #[test]
+    fn the_list_of_one_namespace_s_watch_leaves_the_other_namespaces_alone() {
+        let cache = SecretCache::default();
+        list_referenced(
+            &cache,
+            Some("shop"),
+            vec![labelled("shop", "wetix-client", "7", &[])],
+        );
+        list_referenced(
+            &cache,
+            Some("billing"),
+            vec![labelled("billing", "wetix-client", "8", &[])],
+        );
+
+        // Both watches list again, interleaved; the shop Secret is gone.
+        cache.referenced_seen(Some("shop"), &watcher::Event::Init);
+        cache.referenced_seen(Some("billing"), &watcher::Event::Init);
+        let billing = labelled("billing", "wetix-client", "9", &[]);
+        cache.referenced_seen(Some("billing"), &watcher::Event::InitApply(billing));
+        cache.referenced_seen(Some("shop"), &watcher::Event::InitDone);
+        assert!(cache.referenced("shop", "wetix-client").is_none());
+        assert_eq!(
+            served_at(&cache, "billing", "wetix-client"),
+            Some("8".into())
+        );
+        cache.referenced_seen(Some("billing"), &watcher::Event::InitDone);
+        assert_eq!(
+            served_at(&cache, "billing", "wetix-client"),
+            Some("9".into())
+        );
+    }
+
+    #[test]
+    fn the_list_of_a_watch_of_all_namespaces_replaces_every_namespace() {
+        let cache = referenced_seeing(vec![
+            labelled("shop", "wetix-client", "7", &[]),
+            labelled("billing", "wetix-client", "8", &[]),
+        ]);
+        list_referenced(
+            &cache,
+            None,
+            vec![labelled("billing", "wetix-client", "8", &[])],
+        );
+        assert!(cache.referenced("shop", "wetix-client").is_none());
+        assert_eq!(
+            served_at(&cache, "billing", "wetix-client"),
+            Some("8".into())
+        );
     }
 
     #[test]

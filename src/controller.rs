@@ -5,7 +5,8 @@
 //!   `wakeups`, which hands due credentials to the controller earliest first.
 //! - Secrets: two label-selected watches (`secret_cache`), so that Secrets of other tools cost
 //!   nothing: managed Secrets by metadata only (names, labels, versions), and client and
-//!   bootstrap Secrets labelled `wetix.my/watch=true` whole. Each change is mapped to the
+//!   bootstrap Secrets labelled `wetix.my/watch=true`, of which only the data and version are
+//!   kept. Each change is mapped to the
 //!   credentials it concerns (`triggers`), except the echo of our own write.
 //!
 //! One controller runs per watched namespace (or one for all namespaces), so a namespaced
@@ -238,8 +239,8 @@ fn keep_identity_only(secret: &mut PartialObjectMeta<Secret>) {
     drop_what_no_reconcile_reads(&mut secret.metadata);
 }
 
-/// What the watch of labelled client and bootstrap Secrets keeps: their data, labels and
-/// version.
+/// What the watch of labelled client and bootstrap Secrets passes on, to the cache (which
+/// keeps their data and version) and to the triggers (which read names and labels).
 fn keep_what_a_client_secret_needs(secret: &mut Secret) {
     drop_what_no_reconcile_reads(&mut secret.metadata);
 }

@@ -6,8 +6,8 @@
 //! - Secrets: two label-selected watches (`secret_cache`), so that Secrets of other tools cost
 //!   nothing: managed Secrets by metadata only (names, labels, versions), and client and
 //!   bootstrap Secrets labelled `wetix.my/watch=true`, of which only the data and version are
-//!   kept. Each change is mapped to the
-//!   credentials it concerns (`triggers`), except the echo of our own write.
+//!   kept. Each change is mapped to the credentials it concerns (`triggers`), except the echo
+//!   of our own write.
 //!
 //! One controller runs per watched namespace (or one for all namespaces), so a namespaced
 //! install needs no cluster-wide permission.
@@ -111,11 +111,16 @@ pub async fn run(
                     futures::future::ready(change)
                 });
             let store = reader.clone();
+            let gone = ctx.clone();
             let woken = woken.filter_map(move |credential| {
-                let found = store
-                    .get(&credential)
-                    .map(|c| Ok(WetixCredential::clone(&c)));
-                futures::future::ready(found)
+                let found = store.get(&credential);
+                if found.is_none() {
+                    // Deleted while the watch was away: nothing to start, no slot to keep.
+                    let (namespace, name) =
+                        (credential.namespace.unwrap_or_default(), credential.name);
+                    gone.wakeups.remove(&wakeups::Key::new(&namespace, &name));
+                }
+                futures::future::ready(found.map(|c| Ok(WetixCredential::clone(&c))))
             });
             let triggers = futures::stream::select(credential_changes, woken);
             let store = reader.clone();

@@ -211,11 +211,7 @@ impl Wakeups {
         Running { wakeups: self }
     }
 
-    /// How many credentials have a wake-up.
-    pub fn len(&self) -> usize {
-        self.queue().len()
-    }
-
+    /// Whether no credential has a wake-up.
     pub fn is_empty(&self) -> bool {
         self.queue().is_empty()
     }

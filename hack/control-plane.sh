@@ -86,8 +86,23 @@ cmd_bin() {
   echo "$BIN"
 }
 
+# A free loopback port below the kernel's ephemeral range (net.ipv4.ip_local_port_range), so
+# that no outgoing connection takes it between this check and the server's bind.
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  python3 - <<'PY'
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for port in random.sample(range(20000, max(low, 20001)), min(500, max(low - 20000, 1))):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        print(port)
+        break
+else:
+    raise SystemExit("no free loopback port below the ephemeral range")
+PY
 }
 
 # Waits up to $2 seconds for command $3... to succeed while the process in pid file $1 lives.

@@ -294,7 +294,8 @@ pub struct RunArgs {
     #[arg(long, env = "WETIX_ALLOWED_SERVER_URLS", value_delimiter = ',', num_args = 0..)]
     pub allowed_server_urls: Vec<String>,
 
-    /// Address serving /metrics, /healthz and /readyz.
+    /// Address serving /metrics, /healthz and /readyz (port 0: any free port, named in the
+    /// log).
     #[arg(
         long,
         env = "WETIX_METRICS_BIND_ADDRESS",

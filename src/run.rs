@@ -89,7 +89,9 @@ pub async fn run_with(
             address: args.metrics_bind_address,
             source,
         })?;
-    info!(address = %args.metrics_bind_address, "serving /metrics, /healthz and /readyz");
+    // Port 0 binds any free port; the log says which one it was.
+    let address = listener.local_addr().unwrap_or(args.metrics_bind_address);
+    info!(%address, "serving /metrics, /healthz and /readyz");
     let health = Health {
         readiness: readiness.clone(),
         metrics: metrics.clone(),

@@ -19,7 +19,6 @@ mod support;
 
 use std::{
     collections::BTreeMap,
-    net::SocketAddr,
     path::Path,
     time::{Duration, Instant},
 };
@@ -27,7 +26,7 @@ use std::{
 use fake_wetix::{Call, Endpoint, Fault};
 use serde_json::json;
 use support::{Server, Stack, WAIT, on_both, operator_binary, ready_is};
-use wetix_test_kit::{Process, net, operator};
+use wetix_test_kit::{Process, operator};
 
 on_both!(killing_the_operator_at_random_points_leaves_no_credential_needing_a_person);
 
@@ -245,8 +244,7 @@ async fn needing_a_person(stack: &Stack, names: &[String]) -> Vec<String> {
 /// The operator binary against the stack, as `Stack::start_operator` starts it, with a
 /// handle this test can kill.
 fn start_operator(stack: &Stack, kubeconfig: &Path) -> Process {
-    let metrics = SocketAddr::from(([127, 0, 0, 1], net::free_port()));
-    let mut args = operator::run_args(&stack.wetix.url(), metrics);
+    let mut args = operator::run_args(&stack.wetix.url(), operator::ANY_LOOPBACK_PORT);
     if stack.cluster.server == Server::Real {
         args.extend(["--namespaces".to_owned(), stack.ns.clone()]);
     }

@@ -45,8 +45,7 @@ struct Replica {
 
 impl Replica {
     async fn start(stack: &Stack, kubeconfig: &std::path::Path, identity: &'static str) -> Self {
-        let metrics = SocketAddr::from(([127, 0, 0, 1], net::free_port()));
-        let mut args = operator::run_args(&stack.wetix.url(), metrics);
+        let mut args = operator::run_args(&stack.wetix.url(), operator::ANY_LOOPBACK_PORT);
         args.extend(
             [
                 "--leader-elect",
@@ -62,6 +61,15 @@ impl Replica {
         let mut command = operator::command(operator_binary(), kubeconfig, &args);
         command.env("RUST_LOG", "info");
         let process = Process::spawn(command).expect("the operator binary starts");
+        let metrics = process
+            .wait_log_for(operator::metrics_address_in, WAIT)
+            .await
+            .unwrap_or_else(|| {
+                panic!(
+                    "{identity} never logged its metrics address:\n{}",
+                    process.logs()
+                )
+            });
         Self {
             identity,
             process,

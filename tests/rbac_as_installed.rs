@@ -171,15 +171,10 @@ async fn installed_operator_issues_tokens(
         .join(format!("operator-{credential_namespace}.kubeconfig"));
     std::fs::write(&kubeconfig_path, kubeconfig).unwrap();
     let audit_from = plane.0.audit_offset();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let args = deployment_args(rendered);
     let mut operator = tokio::process::Command::new(env!("CARGO_BIN_EXE_wetix-operator"))
         .args(&args)
-        .arg(format!("--metrics-bind-address=127.0.0.1:{port}"))
+        .arg("--metrics-bind-address=127.0.0.1:0")
         .arg(format!("--allowed-server-urls={}", wetix.url()))
         .env("KUBECONFIG", &kubeconfig_path)
         .env("POD_NAME", "wetix-operator-test")

@@ -25,9 +25,11 @@ use kube::{
     api::{ObjectMeta, Patch, PatchParams, PostParams},
 };
 use serde_json::json;
-use support::{CLIENT_ID, CLIENT_SECRET, Server, Stack, on_both, operator_binary, wait_metrics_at};
+use support::{
+    CLIENT_ID, CLIENT_SECRET, Server, Stack, WAIT, on_both, operator_binary, wait_metrics_at,
+};
 use wetix_operator::credential::WetixCredential;
-use wetix_test_kit::{Process, control_plane, metrics, net, operator};
+use wetix_test_kit::{Process, control_plane, metrics, operator};
 
 on_both!(two_operators_on_disjoint_selectors_each_issue_only_their_shard_on_their_own_lease);
 
@@ -66,9 +68,8 @@ struct Operator {
 }
 
 impl Operator {
-    fn start(stack: &Stack, kubeconfig: &std::path::Path, shard: &'static Shard) -> Self {
-        let metrics = SocketAddr::from(([127, 0, 0, 1], net::free_port()));
-        let mut args = operator::run_args(&stack.wetix.url(), metrics);
+    async fn start(stack: &Stack, kubeconfig: &std::path::Path, shard: &'static Shard) -> Self {
+        let mut args = operator::run_args(&stack.wetix.url(), operator::ANY_LOOPBACK_PORT);
         let selector = format!("shard={}", shard.label);
         args.extend(
             [
@@ -89,6 +90,16 @@ impl Operator {
         let mut command = operator::command(operator_binary(), kubeconfig, &args);
         command.env("RUST_LOG", "info");
         let process = Process::spawn(command).expect("the operator binary starts");
+        let metrics = process
+            .wait_log_for(operator::metrics_address_in, WAIT)
+            .await
+            .unwrap_or_else(|| {
+                panic!(
+                    "{} never logged its metrics address:\n{}",
+                    shard.identity,
+                    process.logs()
+                )
+            });
         Self {
             shard,
             process,
@@ -244,8 +255,8 @@ async fn two_operators_on_disjoint_selectors_each_issue_only_their_shard_on_thei
         create_labelled(&stack, name, shard).await;
     }
     let kubeconfig = stack.write_operator_kubeconfig();
-    let a = Operator::start(&stack, &kubeconfig, &A);
-    let b = Operator::start(&stack, &kubeconfig, &B);
+    let a = Operator::start(&stack, &kubeconfig, &A).await;
+    let b = Operator::start(&stack, &kubeconfig, &B).await;
     let logs = || {
         format!(
             "--- {}:\n{}\n--- {}:\n{}",

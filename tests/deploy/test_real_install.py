@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -668,12 +667,6 @@ def test_kubectl_get_wxc_prints_the_printer_columns(plane, installed, namespace)
 # 4. kubectl wait --for=condition=Ready, end to end, as deploy/'s ServiceAccount
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def cargo_binary(name: str, build: list[str]) -> Path:
     path = REPO / "target" / "debug" / name
     if not path.exists():
@@ -785,10 +778,10 @@ def test_a_credential_goes_ready_with_the_operator_as_deploys_service_account(
                           and m.group(1), 30, fake)
 
     # The operator with the rendered container's args; only what must point at loopback or
-    # keep it to this test's namespace is added.
-    metrics = f"127.0.0.1:{free_port()}"
+    # keep it to this test's namespace is added. Metrics go on a port of the operator's own
+    # choosing, read back from its (JSON) log: one picked free beforehand can be taken first.
     args = list(container["args"]) + [
-        "--metrics-bind-address", metrics,
+        "--metrics-bind-address", "127.0.0.1:0",
         "--allowed-server-urls", fake_url,
         "--namespaces", namespace,
     ]
@@ -800,6 +793,9 @@ def test_a_credential_goes_ready_with_the_operator_as_deploys_service_account(
         env[var["name"]] = value
     operator = processes("wetix-operator", [str(operator_bin), *args],
                          clean_env(KUBECONFIG=str(kubeconfig), **env), tmp_path / "operator.log")
+    metrics = wait_until("operator metrics address",
+                         lambda: (m := re.search(r'"address":"(127\.0\.0\.1:\d+)"', operator.text())) and m.group(1),
+                         60, operator)
 
     def ready() -> bool:
         try:

@@ -46,7 +46,8 @@ pub struct Stack {
     /// Operators stopped earlier, kept for their logs.
     stopped: Vec<Process>,
     extra_args: Vec<String>,
-    pub metrics_port: u16,
+    /// Where the running operator serves /metrics, as its log said at start.
+    metrics_address: Option<SocketAddr>,
 }
 
 impl Stack {
@@ -71,7 +72,7 @@ impl Stack {
             operator: None,
             stopped: vec![],
             extra_args: vec![],
-            metrics_port: 0,
+            metrics_address: None,
         }
     }
 
@@ -119,16 +120,22 @@ impl Stack {
             }
             _ => vec![],
         };
-        let port = net::free_port();
-        let metrics = SocketAddr::from(([127, 0, 0, 1], port));
-        let mut args = operator::run_args(&self.wetix.url(), metrics);
+        let mut args = operator::run_args(&self.wetix.url(), operator::ANY_LOOPBACK_PORT);
         args.extend(self.extra_args.iter().cloned());
         args.extend(namespaces);
         let mut command = operator::command(operator_binary(), &kubeconfig, &args);
         command.env("RUST_LOG", "info,wetix_operator=debug");
         let process = Process::spawn(command).expect("the operator binary starts");
+        let address = process
+            .wait_log_for(operator::metrics_address_in, WAIT)
+            .await;
+        self.metrics_address = Some(address.unwrap_or_else(|| {
+            panic!(
+                "the operator never logged its metrics address:\n{}",
+                process.logs()
+            )
+        }));
         self.operator = Some(process);
-        self.metrics_port = port;
     }
 
     /// The operator's kubeconfig (see [`Cluster::operator_kubeconfig`]) in the stack's
@@ -141,6 +148,7 @@ impl Stack {
     /// SIGTERM, then waits for a clean exit.
     pub async fn stop_operator(&mut self) -> std::process::ExitStatus {
         let mut operator = self.operator.take().expect("operator running");
+        self.metrics_address = None;
         let exit = operator.terminate(WAIT).await;
         self.stopped.push(operator);
         exit.unwrap_or_else(|| panic!("operator stops within the wait:\n{}", self.logs()))
@@ -148,8 +156,10 @@ impl Stack {
 
     /// The operator's /metrics now; empty while it does not answer.
     pub async fn metrics(&self) -> String {
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.metrics_port));
-        net::http_get(addr, "/metrics").await.unwrap_or_default()
+        match self.metrics_address {
+            Some(at) => net::http_get(at, "/metrics").await.unwrap_or_default(),
+            None => String::new(),
+        }
     }
 
     /// Scrapes /metrics until it contains `needle`.
@@ -160,7 +170,7 @@ impl Stack {
 
     /// Scrapes /metrics until `ok` holds for it; `what` says what for the failure message.
     pub async fn wait_metrics_until(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let at = SocketAddr::from(([127, 0, 0, 1], self.metrics_port));
+        let at = self.metrics_address.expect("the operator was started");
         wait_metrics_at(at, &format!("metrics never showed {what}"), ok, || {
             format!("operator log:\n{}", self.logs())
         })

@@ -1,4 +1,4 @@
-//! Loopback plumbing: free ports, and a plain HTTP/1.0 GET for the operator's metrics and
+//! Loopback plumbing: a free address, and a plain HTTP/1.0 GET for the operator's metrics and
 //! health endpoints (no client library, so a half-started server is just "no answer yet").
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -6,16 +6,6 @@ use std::net::{Ipv4Addr, SocketAddr};
 /// A loopback address with a port that was free a moment ago.
 pub fn free_loopback_address() -> std::io::Result<SocketAddr> {
     std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()
-}
-
-/// A loopback port that was free a moment ago.
-///
-/// # Panics
-/// If no port can be bound at all.
-pub fn free_port() -> u16 {
-    free_loopback_address()
-        .expect("binding a loopback port")
-        .port()
 }
 
 /// `GET path` on `addr`: the raw answer, status line and headers included; `None` while

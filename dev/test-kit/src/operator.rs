@@ -2,9 +2,44 @@
 //! child process (the tests, the benchmark) or in-process (the sandbox parses them with the
 //! binary's own parser).
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::Path;
 use std::process::Stdio;
+
+/// `--metrics-bind-address` for a child operator: any free loopback port, chosen by the
+/// operator when it binds and read back from its log with [`metrics_address_in`]. A port
+/// picked free beforehand can be taken by any outgoing connection before the operator binds.
+pub const ANY_LOOPBACK_PORT: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0));
+
+/// The address the operator's log says it serves /metrics on, once the line is there.
+pub fn metrics_address_in(logs: &str) -> Option<SocketAddr> {
+    logs.lines()
+        .filter(|line| line.contains("serving /metrics"))
+        .find_map(|line| {
+            let plain = without_colours(line);
+            let (_, after) = plain.split_once("address=")?;
+            after.split_whitespace().next()?.parse().ok()
+        })
+}
+
+/// `line` without its ANSI escape sequences (`ESC [ ... letter`), as the text log colours
+/// field names even when piped.
+fn without_colours(line: &str) -> String {
+    let mut plain = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
+}
 
 /// `run`, with the fake WeTix server as the only allowed `spec.server.url` and the metrics
 /// and health endpoints on `metrics`.
@@ -51,6 +86,27 @@ pub fn command(binary: &Path, kubeconfig: &Path, args: &[String]) -> tokio::proc
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_metrics_address_is_read_from_the_plain_or_coloured_start_line() {
+        let coloured = "\u{1b}[2m2026-12-02T05:23:05Z\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m \
+            \u{1b}[2mwetix_operator::run\u{1b}[0m\u{1b}[2m:\u{1b}[0m serving /metrics, /healthz \
+            and /readyz \u{1b}[3maddress\u{1b}[0m\u{1b}[2m=\u{1b}[0m127.0.0.1:40123\n";
+        let plain = "INFO wetix_operator::run: serving /metrics, /healthz and /readyz \
+            address=127.0.0.1:8080\nINFO starting namespaces=[]\n";
+        let cases: [(&str, Option<SocketAddr>); 4] = [
+            (coloured, Some("127.0.0.1:40123".parse().unwrap())),
+            (plain, Some("127.0.0.1:8080".parse().unwrap())),
+            ("INFO starting namespaces=[] address=127.0.0.1:1\n", None),
+            (
+                "INFO serving /metrics, /healthz and /readyz address=not-an-address\n",
+                None,
+            ),
+        ];
+        for (logs, want) in cases {
+            assert_eq!(metrics_address_in(logs), want, "{logs:?}");
+        }
+    }
 
     #[test]
     fn the_run_flags_allow_only_the_fake_server_and_bind_metrics_where_asked() {

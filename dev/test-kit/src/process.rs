@@ -61,6 +61,24 @@ impl Process {
         true
     }
 
+    /// Waits up to `within` until `read` finds what it looks for in the log so far.
+    pub async fn wait_log_for<T>(
+        &self,
+        read: impl Fn(&str) -> Option<T>,
+        within: Duration,
+    ) -> Option<T> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(found) = read(&self.logs()) {
+                return Some(found);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Sends SIGTERM and waits up to `within` for the exit; `None` if it is still running.
     pub async fn terminate(&mut self, within: Duration) -> Option<ExitStatus> {
         if let Some(pid) = self.child.id().and_then(|pid| i32::try_from(pid).ok()) {

@@ -24,8 +24,9 @@ pub struct Context {
     /// (every credential issued at once) that is several KiB per credential.
     pub reporter: Reporter,
     pub metrics: Arc<Metrics>,
-    /// What the operator remembers between reconciles of one credential, by UID.
-    memory: Mutex<HashMap<String, Memory>>,
+    /// What the operator remembers between reconciles of one credential, by UID. Boxed: the
+    /// map's table has a slot for each of its spare capacity too.
+    memory: Mutex<HashMap<String, Box<Memory>>>,
     /// Secrets known without asking again: see [`SecretCache`].
     pub secret_cache: SecretCache,
     /// When each credential is next looked at; hands them to the controllers in due order.
@@ -55,7 +56,7 @@ impl Context {
         }
     }
 
-    pub(crate) fn memory(&self) -> std::sync::MutexGuard<'_, HashMap<String, Memory>> {
+    pub(crate) fn memory(&self) -> std::sync::MutexGuard<'_, HashMap<String, Box<Memory>>> {
         self.memory.lock().unwrap_or_else(|e| e.into_inner())
     }
 

@@ -39,7 +39,11 @@ pub async fn reconcile(
         namespace,
         secret_name: credential.secret_name(),
     };
-    let memory = ctx.memory().get(&uid).cloned().unwrap_or_default();
+    let memory = ctx
+        .memory()
+        .get(&uid)
+        .map(|m| Memory::clone(m))
+        .unwrap_or_default();
     let (mut memory, result) = reconcile.run(memory).await;
     let result = match result {
         Ok(again) => {
@@ -55,7 +59,7 @@ pub async fn reconcile(
             })
         }
     };
-    ctx.memory().insert(uid, memory);
+    ctx.memory().insert(uid, Box::new(memory));
     result
 }
 

@@ -35,9 +35,11 @@
 //! 2. **issue**: the operator starts; `issue_seconds` runs from its start until the watch has
 //!    seen every credential Ready=True with TokenIssued (or a renewal after it). Access tokens
 //!    live a day: nothing falls due until the renewal round.
-//! 3. **idle**: `idle_cpu_pct` is the operator's CPU time (utime + stime of
-//!    `/proc/<pid>/stat`) over the next 60 s, in percent of one core. `rss_steady_mib` is its
-//!    VmRSS at the end of that minute.
+//! 3. **idle**: once the operator's CPU time has stood still for 2 s (the issue's tail: the
+//!    watch events of its last writes, printed as `issue tail` with its CPU time, at most
+//!    30 s), `idle_cpu_pct` is its CPU time (utime + stime of `/proc/<pid>/stat`) over the
+//!    next 60 s, in percent of one core. `rss_steady_mib` is its VmRSS at the end of that
+//!    minute.
 //! 4. **restart**: SIGTERM, then a new process with every token still valid.
 //!    `restart_settle_s` runs from its start until `wetix_reconciliations_total` on its
 //!    /metrics was at least N and then did not move for 2 s (the time of the last move, to
@@ -225,7 +227,19 @@ async fn fleet(config: Config) {
         &format!("VmRSS; VmHWM {:.1} MiB", mib(after_issue.peak_kib)),
     );
 
-    // 3. Idle.
+    // 3. Idle, once the operator has gone quiet: the watch events of the issue's last writes
+    // reach it after the benchmark's watch has seen the last Ready.
+    let tail_cpu_from = observe::cpu_seconds(&stack);
+    let tail = observe::wait_quiet_cpu(&stack, QUIET, Duration::from_secs(30)).await;
+    let tail_cpu = observe::cpu_seconds(&stack) - tail_cpu_from;
+    row(
+        "  issue tail",
+        format!("{:.1} s", tail.as_secs_f64()),
+        &format!(
+            "after the reconciles until the operator's CPU time stood still for {} s; {tail_cpu:.2} s of CPU",
+            QUIET.as_secs()
+        ),
+    );
     stack.cluster.clear_requests();
     stack.wetix.clear_calls();
     let cpu_before = observe::cpu_seconds(&stack);

@@ -3,8 +3,6 @@
 //! emulator's request log, or the real server's audit log, as the end-to-end tests count
 //! them) and its WeTix calls from fake WeTix's call log. The audit log records a request when
 //! it completes, so on the real server a watch still open is not counted yet; the emulator
-//! logs it as it arrives. The audit log records a request when
-//! it completes, so on the real server a watch still open is not counted yet; the emulator
 //! logs it as it arrives.
 
 use std::{
@@ -22,6 +20,24 @@ pub fn memory(stack: &Stack) -> procfs::Memory {
         .operator_pid()
         .and_then(procfs::memory)
         .expect("the operator's /proc/<pid>/status")
+}
+
+/// Waits until the running operator's CPU time has not moved for `quiet` (the kernel counts
+/// it in ticks of 10 ms), at most `within`; how long that took, until its last move.
+pub async fn wait_quiet_cpu(stack: &Stack, quiet: Duration, within: Duration) -> Duration {
+    let from = Instant::now();
+    let mut last = (cpu_seconds(stack), from);
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = Instant::now();
+        let cpu = cpu_seconds(stack);
+        if cpu != last.0 {
+            last = (cpu, now);
+        }
+        if now - last.1 >= quiet || now - from >= within {
+            return last.1 - from;
+        }
+    }
 }
 
 /// The CPU time the running operator has used so far, in seconds.

@@ -90,16 +90,7 @@ impl Operator {
         let mut command = operator::command(operator_binary(), kubeconfig, &args);
         command.env("RUST_LOG", "info");
         let process = Process::spawn(command).expect("the operator binary starts");
-        let metrics = process
-            .wait_log_for(operator::metrics_address_in, WAIT)
-            .await
-            .unwrap_or_else(|| {
-                panic!(
-                    "{} never logged its metrics address:\n{}",
-                    shard.identity,
-                    process.logs()
-                )
-            });
+        let metrics = operator::metrics_address(&process, WAIT).await;
         Self {
             shard,
             process,

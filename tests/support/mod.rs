@@ -126,15 +126,7 @@ impl Stack {
         let mut command = operator::command(operator_binary(), &kubeconfig, &args);
         command.env("RUST_LOG", "info,wetix_operator=debug");
         let process = Process::spawn(command).expect("the operator binary starts");
-        let address = process
-            .wait_log_for(operator::metrics_address_in, WAIT)
-            .await;
-        self.metrics_address = Some(address.unwrap_or_else(|| {
-            panic!(
-                "the operator never logged its metrics address:\n{}",
-                process.logs()
-            )
-        }));
+        self.metrics_address = Some(operator::metrics_address(&process, WAIT).await);
         self.operator = Some(process);
     }
 

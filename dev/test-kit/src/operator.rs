@@ -22,6 +22,20 @@ pub fn metrics_address_in(logs: &str) -> Option<SocketAddr> {
         })
 }
 
+/// Waits up to `within` for `operator`'s log to name the address it serves /metrics on.
+///
+/// # Panics
+/// If the log does not name it in time; the message carries the log so far.
+pub async fn metrics_address(operator: &crate::Process, within: std::time::Duration) -> SocketAddr {
+    match operator.wait_log_for(metrics_address_in, within).await {
+        Some(address) => address,
+        None => panic!(
+            "the operator never logged its metrics address:\n{}",
+            operator.logs()
+        ),
+    }
+}
+
 /// `line` without its ANSI escape sequences (`ESC [ ... letter`), as the text log colours
 /// field names even when piped.
 fn without_colours(line: &str) -> String {

@@ -76,6 +76,8 @@ pub async fn run(
             // the store. Not `Store::wait_until_ready` in a second task: the Controller waits
             // on the same store, and kube-runtime's ready signal wakes only one waiter.
             let mut synced = false;
+            let listed_once = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let first_list = listed_once.clone();
             let mut changes = triggers::CredentialChanges::default();
             let listed = ctx.clone();
             let credential_changes = watcher(api, credential_watch)
@@ -88,6 +90,7 @@ pub async fn run(
                     }
                     Ok(watcher::Event::InitDone) if !synced => {
                         synced = true;
+                        first_list.store(true, std::sync::atomic::Ordering::SeqCst);
                         if pending.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
                             on_ready();
                         }
@@ -149,7 +152,8 @@ pub async fn run(
                 }),
             );
             let own = ctx.clone();
-            Controller::for_stream(triggers, reader)
+            let unlisted_at_shutdown = stopped_before_first_list(shutdown.clone(), listed_once);
+            let controller = Controller::for_stream(triggers, reader)
                 .watches_stream(secret_changes, move |secret| {
                     let echo = own.secret_cache.is_own_write(
                         secret.metadata.namespace.as_deref().unwrap_or_default(),
@@ -184,8 +188,9 @@ pub async fn run(
                     if let Err(error) = result {
                         warn!(error = %error_chain(&error), "controller");
                     }
-                })
-                .await;
+                });
+            futures::pin_mut!(controller, unlisted_at_shutdown);
+            futures::future::select(controller, unlisted_at_shutdown).await;
         }
     });
     let runs: Vec<_> = runs.collect();
@@ -199,6 +204,22 @@ pub async fn run(
     futures::pin_mut!(hand_over);
     futures::future::select(futures::future::join_all(runs), hand_over).await;
     info!("controller stopped");
+}
+
+/// Completes when `shutdown` comes before the first list of credentials, and never
+/// otherwise. kube-runtime's graceful shutdown waits for a cache that has never been listed
+/// (the API server unreachable, say) to be listed first, so without this a SIGTERM would wait
+/// for the API server. Nothing is lost by stopping then: no reconcile starts before the list.
+/// The flag is set in the same poll that marks the cache listed, before any reconcile can start.
+async fn stopped_before_first_list(
+    shutdown: Shared<futures::future::BoxFuture<'static, ()>>,
+    listed: Arc<std::sync::atomic::AtomicBool>,
+) {
+    shutdown.await;
+    if listed.load(std::sync::atomic::Ordering::SeqCst) {
+        std::future::pending::<()>().await;
+    }
+    info!("stopped before the first list of credentials");
 }
 
 /// What the credential cache keeps: all but managed fields and other tools' annotations

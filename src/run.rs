@@ -203,14 +203,22 @@ fn credential_watch(args: &RunArgs) -> watcher::Config {
 /// No reconcile starts after the loss; a reconcile that had not asked WeTix yet may still ask.
 pub const LOST_LEADERSHIP_GRACE: Duration = REQUEST_TIMEOUT.saturating_add(Duration::from_secs(5));
 
+/// How long the way out waits for the Lease to be given back. An API server that takes the
+/// request and never answers would otherwise hold the exit for the client's read timeout
+/// (minutes); an unreleased Lease only makes the standby wait for its expiry.
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Releases the Lease on the way out; a failure only delays the standby's takeover.
 async fn release(elector: &Elector) {
-    if let Err(error) = elector.release().await {
-        warn!(
-            error = %error_chain(&error),
-            "releasing the leader Lease; a standby takes over when it expires"
-        );
-    }
+    let error = match tokio::time::timeout(RELEASE_TIMEOUT, elector.release()).await {
+        Ok(Ok(())) => return,
+        Ok(Err(error)) => error_chain(&error),
+        Err(_) => format!("no answer within {RELEASE_TIMEOUT:?}"),
+    };
+    warn!(
+        %error,
+        "releasing the leader Lease; a standby takes over when it expires"
+    );
 }
 
 /// Completes on SIGTERM (Kubernetes stopping the pod) or Ctrl-C.

@@ -315,20 +315,20 @@ async fn fleet(config: Config) {
     );
     row(
         "renewal lateness p50",
-        format!("{:.3} s", renewal::percentile(late, 0.50)),
+        format!("{:.3} s", report::percentile(late, 0.50)),
         "WeTix call arrival - status.nextRefreshTime",
     );
     row(
         "renewal lateness p99",
-        format!("{:.3} s", renewal::percentile(late, 0.99)),
+        format!("{:.3} s", report::percentile(late, 0.99)),
         "",
     );
     row(
         "renewal lateness max",
-        format!("{:.3} s", renewal::percentile(late, 1.0)),
+        format!("{:.3} s", report::percentile(late, 1.0)),
         &format!(
             "min {:.3} s; round from {} to {}",
-            renewal::percentile(late, 0.0),
+            report::percentile(late, 0.0),
             round.spread.0,
             round.spread.1
         ),
@@ -395,9 +395,9 @@ async fn fleet(config: Config) {
         unrelated_rss_increase_pct,
         issue_seconds,
         baseline_issue_seconds: baseline_took.as_secs_f64(),
-        renewal_lateness_p50_s: renewal::percentile(late, 0.50),
-        renewal_lateness_p99_s: renewal::percentile(late, 0.99),
-        renewal_lateness_max_s: renewal::percentile(late, 1.0),
+        renewal_lateness_p50_s: report::percentile(late, 0.50),
+        renewal_lateness_p99_s: report::percentile(late, 0.99),
+        renewal_lateness_max_s: report::percentile(late, 1.0),
         api_requests_per_renewal: round.requests.total() as f64 / n as f64,
         wetix_calls_per_renewal: round.calls.len() as f64 / n as f64,
         idle_cpu_pct,

@@ -26,7 +26,7 @@ use serde_json::json;
 
 use crate::{
     observe::{self, Requests},
-    progress, setup,
+    progress, report, setup,
     support::Stack,
     view::FleetView,
 };
@@ -50,36 +50,6 @@ const BATCHES: usize = 60;
 pub fn aligned_lifetime(expected: Duration) -> Duration {
     let need = (expected + MARGIN + WINDOW).as_secs_f64();
     Duration::from_secs(((need / EARLIEST_DUE_SHARE).ceil() as u64).max(SHORTEST_LIFETIME))
-}
-
-/// Seconds from each credential's due time to its first WeTix call, sorted; credentials
-/// without a call are left out. `calls` are oldest first, as fake WeTix logs them.
-pub fn lateness(due: &HashMap<String, Timestamp>, calls: &[Call]) -> Vec<f64> {
-    let mut first: HashMap<&str, Timestamp> = HashMap::new();
-    for call in calls {
-        if let Some(name) = call
-            .client_id
-            .as_deref()
-            .and_then(setup::credential_of_client)
-        {
-            first.entry(name).or_insert(call.at);
-        }
-    }
-    let mut late: Vec<f64> = first
-        .into_iter()
-        .filter_map(|(name, at)| Some(at.duration_since(*due.get(name)?).as_secs_f64()))
-        .collect();
-    late.sort_by(f64::total_cmp);
-    late
-}
-
-/// The nearest-rank `p`-quantile (0 < p ≤ 1) of sorted values; NaN for none.
-pub fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = (p * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 /// What the re-alignment left: when each credential falls due.
@@ -200,7 +170,13 @@ pub async fn round(stack: &Stack, view: &FleetView, n: usize, aligned: &Aligned)
     let calls = stack.wetix.calls();
     let last = calls.iter().map(|c| c.at).max().unwrap_or(latest);
     Round {
-        lateness: lateness(&aligned.due, &calls),
+        lateness: report::lateness(
+            &aligned.due,
+            calls.iter().filter_map(|call| {
+                let credential = setup::credential_of_client(call.client_id.as_deref()?)?;
+                Some((credential, call.at))
+            }),
+        ),
         requests: Requests::since_clear(stack).await,
         calls,
         spread: (earliest, last),

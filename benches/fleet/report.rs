@@ -1,5 +1,10 @@
 //! The figures of one run, the table printed for a reader and the `fleet-summary:` line
-//! printed last for scripts (the keys of issue 11). Pure.
+//! printed last for scripts (the keys of issue 11), and the arithmetic of the lateness
+//! figures. Pure; `tests/fleet_figures.rs` tests it.
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
 
 /// Every figure of the summary line; times in seconds, memory in MiB.
 #[derive(Debug, Clone, Default)]
@@ -95,4 +100,34 @@ pub fn table(rows: &[(String, String, String)]) -> String {
     rows.iter()
         .map(|(figure, value, how)| format!("{figure:<w0$}  {value:>w1$}  {how}\n"))
         .collect()
+}
+
+/// Seconds from each credential's due time to its first WeTix call, sorted. `calls` are
+/// `(credential, arrival)`, oldest first, as fake WeTix logs them; a credential's later calls
+/// (retries) and credentials without a due time or without a call are left out. An early call
+/// counts as negative lateness.
+pub fn lateness<'a>(
+    due: &HashMap<String, Timestamp>,
+    calls: impl IntoIterator<Item = (&'a str, Timestamp)>,
+) -> Vec<f64> {
+    let mut first: HashMap<&str, Timestamp> = HashMap::new();
+    for (credential, at) in calls {
+        first.entry(credential).or_insert(at);
+    }
+    let mut late: Vec<f64> = first
+        .into_iter()
+        .filter_map(|(name, at)| Some(at.duration_since(*due.get(name)?).as_secs_f64()))
+        .collect();
+    late.sort_by(f64::total_cmp);
+    late
+}
+
+/// The nearest-rank `p`-quantile (0 < p ≤ 1) of sorted values, the least for `p` = 0; NaN
+/// for none.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
 }

@@ -1,5 +1,7 @@
 //! An error and its causes on one line, for a log field or a message: "writing the status:
-//! ApiError: ...". Each cause is printed once, in order, `: `-separated.
+//! ApiError: ...". Each cause is printed once, in order, `: `-separated. Many errors (kube's
+//! and hyper's among them) already print their source in their own message; such a source is
+//! not printed again.
 
 use std::{error::Error, fmt};
 
@@ -14,10 +16,15 @@ pub struct ErrorChain<'a>(pub &'a dyn Error);
 
 impl fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
+        let mut shown = self.0.to_string();
+        f.write_str(&shown)?;
         let mut source = self.0.source();
         while let Some(cause) = source {
-            write!(f, ": {cause}")?;
+            let text = cause.to_string();
+            if !shown.contains(&text) {
+                write!(f, ": {text}")?;
+            }
+            shown = text;
             source = cause.source();
         }
         Ok(())
@@ -48,5 +55,34 @@ mod tests {
             "writing the status: ApiError: connection reset"
         );
         assert_eq!(error_chain(&std::io::Error::other("alone")), "alone");
+    }
+
+    /// Prints its source in its own message, as kube's and hyper's errors do.
+    #[derive(Debug, thiserror::Error)]
+    #[error("failed to perform initial object list: {0}")]
+    struct Embeds(#[source] Middle);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("event queue error: {0}")]
+    struct EmbedsTwice(#[source] Embeds);
+
+    #[test]
+    fn a_cause_already_in_the_message_above_it_is_not_repeated() {
+        let refused = || std::io::Error::other("connection refused");
+        assert_eq!(
+            error_chain(&Embeds(Middle(refused()))),
+            "failed to perform initial object list: ApiError: connection refused"
+        );
+        assert_eq!(
+            error_chain(&EmbedsTwice(Embeds(Middle(refused())))),
+            "event queue error: failed to perform initial object list: ApiError: \
+             connection refused"
+        );
+        // A cause is compared with its own parent only: "writing" is in the first message,
+        // not in "ApiError", so it is shown.
+        assert_eq!(
+            error_chain(&Outer(Middle(std::io::Error::other("writing")))),
+            "writing the status: ApiError: writing"
+        );
     }
 }

@@ -334,10 +334,18 @@ async fn a_deleted_managed_secret_is_restored_with_a_fresh_pair(server: Server) 
         .await
         .unwrap();
 
+    // The operator first creates the absent Secret empty, as its claim, then writes the new
+    // pair into it: the real server is slow enough for a read to land in between.
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        if let Ok(Some(secret)) = stack.secrets().get_opt("ticketing-token").await {
-            let token = String::from_utf8(secret.data.unwrap()["access_token"].0.clone()).unwrap();
+        let secret = stack.secrets().get_opt("ticketing-token").await;
+        let data = secret
+            .ok()
+            .flatten()
+            .and_then(|s| s.data)
+            .unwrap_or_default();
+        if let Some(token) = data.get("access_token") {
+            let token = String::from_utf8(token.0.clone()).unwrap();
             assert_ne!(token, first["access_token"]);
             break;
         }

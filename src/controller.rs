@@ -75,7 +75,7 @@ pub async fn run(
             // Readiness is taken from the first InitDone, which `reflect` has just applied to
             // the store. Not `Store::wait_until_ready` in a second task: the Controller waits
             // on the same store, and kube-runtime's ready signal wakes only one waiter.
-            let mut synced = false;
+            // Also what a shutdown before that first list looks at (`stopped_before_first_list`).
             let listed_once = Arc::new(std::sync::atomic::AtomicBool::new(false));
             let first_list = listed_once.clone();
             let mut changes = triggers::CredentialChanges::default();
@@ -88,10 +88,9 @@ pub async fn run(
                     Ok(watcher::Event::Delete(gone)) => {
                         forget_ctx.forget(gone);
                     }
-                    Ok(watcher::Event::InitDone) if !synced => {
-                        synced = true;
-                        first_list.store(true, std::sync::atomic::Ordering::SeqCst);
-                        if pending.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+                    Ok(watcher::Event::InitDone) => {
+                        let first = !first_list.swap(true, std::sync::atomic::Ordering::SeqCst);
+                        if first && pending.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
                             on_ready();
                         }
                     }

@@ -8,11 +8,14 @@
 //! `--leader-elect`. (Stopping with reconciles in flight is `tests/e2e.rs` and
 //! `tests/leader_election.rs`.)
 
+mod support;
+
 use std::{
     net::SocketAddr,
     time::{Duration, Instant},
 };
 
+use support::operator_binary;
 use tokio::net::TcpListener;
 use wetix_test_kit::{Process, TempDir, operator};
 
@@ -55,17 +58,11 @@ async fn stop_time(answer: Answer, extra: &[&str]) -> Duration {
     let dir = TempDir::new("wetix-shutdown");
     let kubeconfig = dir.write(
         "kubeconfig",
-        &format!(
-            "apiVersion: v1\nkind: Config\ncurrent-context: c\n\
-             clusters: [{{name: c, cluster: {{server: \"http://{address}\"}}}}]\n\
-             users: [{{name: u, user: {{}}}}]\n\
-             contexts: [{{name: c, context: {{cluster: c, user: u}}}}]\n"
-        ),
+        &kube_emulator::kubeconfig(&format!("http://{address}"), "default"),
     );
     let mut args = operator::run_args("http://127.0.0.1:9", operator::ANY_LOOPBACK_PORT);
     args.extend(extra.iter().map(|a| (*a).to_owned()));
-    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_wetix-operator"));
-    let mut command = operator::command(binary, &kubeconfig, &args);
+    let mut command = operator::command(operator_binary(), &kubeconfig, &args);
     command.env("RUST_LOG", "info");
     let mut process = Process::spawn(command).expect("the operator binary starts");
     let tried = if extra.contains(&"--leader-elect") {

@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use kube::runtime::reflector::Store;
 use prometheus_client::{
-    encoding::{EncodeLabelSet, EncodeLabelValue, text::encode},
+    encoding::{EncodeLabelSet, EncodeLabelValue, text::encode_registry},
     metrics::{
         counter::Counter,
         family::Family,
@@ -100,7 +100,6 @@ impl Default for Metrics {
             leader: Gauge::default(),
             registry: Registry::default(),
         };
-        registry.register_collector(Box::new(metrics.fleet.clone()));
         registry.register(
             "wetix_token_requests",
             "Token requests sent to WeTix, by grant and outcome",
@@ -168,13 +167,22 @@ impl Metrics {
         self.fleet.watch(store);
     }
 
-    /// The Prometheus text exposition.
-    pub fn render(&self) -> String {
-        let mut text = String::new();
+    /// The OpenMetrics text exposition in pieces, to be sent as they come: the operator's own
+    /// families, then the per-credential series a few hundred credentials at a time, then the
+    /// end marker.
+    pub fn exposition(&self) -> impl Iterator<Item = String> + Send + 'static {
+        let mut own = String::new();
         // The encoder fails only when its writer does, and writing to a String never fails.
         #[allow(clippy::expect_used, reason = "writing to a String cannot fail")]
-        encode(&mut text, &self.registry).expect("writing to a String cannot fail");
-        text
+        encode_registry(&mut own, &self.registry).expect("writing to a String cannot fail");
+        std::iter::once(own)
+            .chain(self.fleet.text())
+            .chain(std::iter::once("# EOF\n".to_owned()))
+    }
+
+    /// The whole exposition as one text.
+    pub fn render(&self) -> String {
+        self.exposition().collect()
     }
 }
 

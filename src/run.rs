@@ -311,7 +311,13 @@ async fn metrics(State(health): State<Health>) -> impl IntoResponse {
             axum::http::header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        health.metrics.render(),
+        // Sent piece by piece: the text of every credential's series is never held at once.
+        axum::body::Body::from_stream(futures::stream::iter(
+            health
+                .metrics
+                .exposition()
+                .map(Ok::<_, std::convert::Infallible>),
+        )),
     )
 }
 

@@ -3,16 +3,12 @@
 //! The four families of one series per credential (expiries, next renewal, readiness) hold no
 //! state of their own: each scrape reads every cached credential's status, so ten thousand
 //! credentials cost no memory beyond the cache the controller keeps anyway. A deleted
-//! credential leaves the cache, and its series with it.
+//! credential leaves the cache, and its series with it. The text is written and sent a few
+//! hundred series at a time ([`FleetText`]), never as a whole.
 
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
-use kube::{ResourceExt, runtime::reflector::Store};
-use prometheus_client::{
-    collector::Collector,
-    encoding::{DescriptorEncoder, EncodeMetric},
-    metrics::{MetricType, gauge::ConstGauge},
-};
+use kube::runtime::reflector::Store;
 
 use crate::{
     credential::{WetixCredential, WetixCredentialStatus},
@@ -73,28 +69,78 @@ impl Fleet {
         let mut stores = self.stores.write().unwrap_or_else(|e| e.into_inner());
         stores.push(store);
     }
+
+    /// The four families over the credentials cached now, as text in pieces.
+    pub fn text(&self) -> FleetText {
+        let stores = self.stores.read().unwrap_or_else(|e| e.into_inner());
+        FleetText {
+            credentials: stores.iter().flat_map(|s| s.state()).collect(),
+            family: 0,
+            next: 0,
+        }
+    }
 }
 
-impl Collector for Fleet {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let stores = self.stores.read().unwrap_or_else(|e| e.into_inner());
-        let credentials: Vec<_> = stores.iter().flat_map(|s| s.state()).collect();
-        for family in &FAMILIES {
-            let mut metric =
-                encoder.encode_descriptor(family.name, family.help, None, MetricType::Gauge)?;
-            for credential in &credentials {
-                let Some(status) = credential.status.as_ref() else {
-                    continue;
-                };
-                let Some(value) = (family.value)(status) else {
-                    continue;
-                };
-                let namespace = credential.namespace().unwrap_or_default();
-                let name = credential.name_any();
-                let labels = [("namespace", namespace.as_str()), ("name", name.as_str())];
-                ConstGauge::new(value).encode(metric.encode_family(&labels)?)?;
-            }
+/// Series per piece of [`FleetText`]: about 50 KiB of text.
+pub const SERIES_PER_PIECE: usize = 500;
+
+/// The per-credential families as OpenMetrics text, [`SERIES_PER_PIECE`] credentials at a
+/// time, so that a scrape of ten thousand credentials never holds all of its text (4 MB and
+/// more) at once. Holds a snapshot of the cache: one pointer per credential.
+pub struct FleetText {
+    credentials: Vec<Arc<WetixCredential>>,
+    family: usize,
+    next: usize,
+}
+
+impl Iterator for FleetText {
+    type Item = String;
+
+    fn next(&mut self) -> Option<String> {
+        let family = FAMILIES.get(self.family)?;
+        let mut text = String::new();
+        if self.next == 0 {
+            let Family { name, help, .. } = family;
+            text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
         }
-        Ok(())
+        let end = (self.next + SERIES_PER_PIECE).min(self.credentials.len());
+        for credential in self.credentials.get(self.next..end).unwrap_or_default() {
+            let Some(value) = credential.status.as_ref().and_then(family.value) else {
+                continue;
+            };
+            text.push_str(family.name);
+            text.push_str("{namespace=\"");
+            push_escaped(
+                &mut text,
+                credential.metadata.namespace.as_deref().unwrap_or_default(),
+            );
+            text.push_str("\",name=\"");
+            push_escaped(
+                &mut text,
+                credential.metadata.name.as_deref().unwrap_or_default(),
+            );
+            text.push_str("\"} ");
+            text.push_str(dtoa::Buffer::new().format(value));
+            text.push('\n');
+        }
+        if end == self.credentials.len() {
+            self.family += 1;
+            self.next = 0;
+        } else {
+            self.next = end;
+        }
+        Some(text)
+    }
+}
+
+/// A label value as OpenMetrics writes it: backslash, double quote and newline escaped.
+fn push_escaped(text: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => text.push_str("\\\\"),
+            '"' => text.push_str("\\\""),
+            '\n' => text.push_str("\\n"),
+            c => text.push(c),
+        }
     }
 }

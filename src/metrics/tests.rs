@@ -124,3 +124,78 @@ fn absurd_durations_are_observed_without_panicking() {
         "{text}"
     );
 }
+
+/// A cached credential named `name` whose status gives all four series.
+fn published(name: &str) -> WetixCredential {
+    use crate::fixtures::CredentialFixture;
+    let at = Some(Time("2026-11-25T10:00:00Z".parse().unwrap()));
+    let mut c = credential().named(name);
+    c.status = Some(WetixCredentialStatus {
+        access_token_expires_at: at.clone(),
+        refresh_token_expires_at: at.clone(),
+        next_refresh_time: at,
+        ..WetixCredentialStatus::default()
+    });
+    c
+}
+
+#[test]
+fn a_scrape_of_many_credentials_is_sent_in_pieces_that_together_hold_every_series_once() {
+    let n = 2 * fleet::SERIES_PER_PIECE + 7;
+    let metrics = Metrics::default();
+    metrics.watch_credentials(cached(
+        (0..n).map(|i| published(&format!("c{i}"))).collect(),
+    ));
+    let pieces: Vec<String> = metrics.exposition().collect();
+    // The operator's own families, three pieces for each of the four families, the end.
+    assert_eq!(pieces.len(), 1 + 4 * 3 + 1);
+    for piece in &pieces {
+        let series = piece.lines().filter(|l| !l.starts_with('#')).count();
+        assert!(
+            series <= fleet::SERIES_PER_PIECE.max(40),
+            "{series} series in a piece"
+        );
+    }
+    let text = pieces.concat();
+    assert_eq!(text, metrics.render());
+    assert!(text.ends_with("\n# EOF\n") && text.matches("# EOF").count() == 1);
+    for family in [
+        "wetix_credential_access_token_expiration_timestamp_seconds",
+        "wetix_credential_refresh_token_expiration_timestamp_seconds",
+        "wetix_credential_next_refresh_timestamp_seconds",
+        "wetix_credential_ready",
+    ] {
+        assert_eq!(text.matches(&format!("# TYPE {family} gauge\n")).count(), 1);
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with(&format!("{family}{{")))
+            .collect();
+        let names: std::collections::BTreeSet<&str> = lines
+            .iter()
+            .map(|l| {
+                l.split("name=\"")
+                    .nth(1)
+                    .unwrap()
+                    .split('"')
+                    .next()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!((lines.len(), names.len()), (n, n), "{family}");
+        // One family's series follow each other, after its descriptor.
+        let first = text.find(&format!("\n{family}{{")).unwrap();
+        let last = text.rfind(&format!("\n{family}{{")).unwrap();
+        assert!(!text[first..last].contains("# TYPE"), "{family} is split");
+    }
+}
+
+#[test]
+fn label_values_are_escaped_as_openmetrics_requires() {
+    let metrics = Metrics::default();
+    metrics.watch_credentials(cached(vec![published("a\"b\\c\nd")]));
+    let text = metrics.render();
+    assert!(
+        text.contains("wetix_credential_ready{namespace=\"shop\",name=\"a\\\"b\\\\c\\nd\"} 0.0\n"),
+        "{text}"
+    );
+}

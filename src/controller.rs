@@ -33,6 +33,7 @@ use crate::{
     error_chain::error_chain,
     reconcile::{self, Context, Error},
     secret_cache::{MANAGED_SELECTOR, WATCH_SELECTOR},
+    step,
     triggers::{self, CredentialChange},
     wakeups,
 };
@@ -221,13 +222,25 @@ async fn stopped_before_first_list(
     info!("stopped before the first list of credentials");
 }
 
-/// What the credential cache keeps: all but managed fields and other tools' annotations
-/// (`kubectl apply` stores a copy of the whole object in one).
+/// What the credential cache keeps: the spec, the status, and of the metadata only what a
+/// reconcile reads: name, namespace, uid, version, generation, and the refresh annotation while
+/// its request is pending. Labels, other annotations (`kubectl apply` stores a copy of the
+/// whole object in one) and managed fields go: a map of even one label or annotation takes
+/// about 550 bytes, and every credential asked for a refresh once would keep one.
 fn keep_what_reconcile_reads(credential: &mut WetixCredential) {
-    credential.managed_fields_mut().clear();
-    if let Some(annotations) = credential.metadata.annotations.as_mut() {
-        annotations.retain(|key, _| key.starts_with("wetix.my/"));
-    }
+    let pending = step::pending_refresh_request(credential)
+        .map(|value| [(step::REFRESH_REQUESTED_AT.to_owned(), value.to_owned())].into());
+    let read = std::mem::take(&mut credential.metadata);
+    credential.metadata = kube::api::ObjectMeta {
+        name: read.name,
+        namespace: read.namespace,
+        uid: read.uid,
+        resource_version: read.resource_version,
+        generation: read.generation,
+        deletion_timestamp: read.deletion_timestamp,
+        annotations: pending,
+        ..kube::api::ObjectMeta::default()
+    };
 }
 
 /// The objects a watch reports changed, except those of its first list: every credential is
@@ -319,4 +332,80 @@ fn error_policy(credential: Arc<WetixCredential>, error: &Error, _: Arc<Context>
         "reconcile failed"
     );
     Action::requeue(error.retry_in().unwrap_or(API_ERROR_RETRY))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{credential::WetixCredentialStatus, fixtures::credential};
+
+    fn asked(value: &str, handled: &str) -> WetixCredential {
+        let mut c = credential();
+        let meta = &mut c.metadata;
+        meta.labels = Some([("app.kubernetes.io/instance".into(), "shop".into())].into());
+        meta.annotations = Some(
+            [
+                (step::REFRESH_REQUESTED_AT.into(), value.into()),
+                (
+                    "kubectl.kubernetes.io/last-applied-configuration".into(),
+                    "{}".into(),
+                ),
+            ]
+            .into(),
+        );
+        meta.generation = Some(3);
+        c.status = Some(WetixCredentialStatus {
+            last_refresh_request: handled.into(),
+            ..WetixCredentialStatus::default()
+        });
+        c
+    }
+
+    #[test]
+    fn the_cache_keeps_identity_version_spec_status_and_only_a_pending_refresh_request() {
+        let cases = [
+            // (annotation, last handled, kept annotation)
+            ("2026-11-25T10:00:00Z", "", Some("2026-11-25T10:00:00Z")),
+            (
+                "2026-11-25T10:00:00Z",
+                "2026-11-24T10:00:00Z",
+                Some("2026-11-25T10:00:00Z"),
+            ),
+            ("2026-11-25T10:00:00Z", "2026-11-25T10:00:00Z", None),
+            ("", "", None),
+        ];
+        for (value, handled, expected) in cases {
+            let read = asked(value, handled);
+            let mut kept = read.clone();
+            keep_what_reconcile_reads(&mut kept);
+            let annotations = kept.metadata.annotations.clone();
+            let annotation = annotations
+                .as_ref()
+                .and_then(|a| a.get(step::REFRESH_REQUESTED_AT))
+                .map(String::as_str);
+            assert_eq!(annotation, expected, "{value:?} handled {handled:?}");
+            assert_eq!(
+                annotations.map_or(0, |a| a.len()),
+                usize::from(expected.is_some())
+            );
+            assert_eq!(kept.metadata.labels, None);
+            assert_eq!(
+                step::pending_refresh_request(&kept),
+                step::pending_refresh_request(&read),
+                "what a reconcile reads of the request moved"
+            );
+            let identity = |c: &WetixCredential| {
+                let m = &c.metadata;
+                (
+                    m.name.clone(),
+                    m.namespace.clone(),
+                    m.uid.clone(),
+                    m.resource_version.clone(),
+                    m.generation,
+                )
+            };
+            assert_eq!(identity(&kept), identity(&read));
+            assert_eq!((&kept.spec, &kept.status), (&read.spec, &read.status));
+        }
+    }
 }

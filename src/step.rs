@@ -258,7 +258,7 @@ mod observed;
 mod outcome;
 
 pub use memory::{FIRST_WRITE_RETRY, MAX_WRITE_RETRY, Memory, Pending, write_failed, write_wait};
-pub use observed::{Observed, Seen};
+pub use observed::{Observed, Seen, last_handled_refresh_request, pending_refresh_request};
 use outcome::{Asked, Step};
 pub use outcome::{api_failed, requeue_after};
 

@@ -93,12 +93,14 @@ fn uid_hash(credential: &WetixCredential) -> u64 {
     hasher.finish()
 }
 
+/// The spec's generation and the latest refresh request: the one pending, else the one
+/// handled last. Not the annotation itself: the cache drops it once handled, and the handling
+/// (a status write of our own) asks for nothing.
 fn fingerprint(credential: &WetixCredential) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     credential.metadata.generation.hash(&mut hasher);
-    credential
-        .annotations()
-        .get(crate::step::REFRESH_REQUESTED_AT)
+    crate::step::pending_refresh_request(credential)
+        .unwrap_or(crate::step::last_handled_refresh_request(credential))
         .hash(&mut hasher);
     hasher.finish()
 }
@@ -331,7 +333,37 @@ mod tests {
                 reconciles(changes.see(Event::Apply(asked.clone()), now)).as_deref(),
                 Some("a")
             );
-            assert!(reconciles(changes.see(Event::Apply(asked), now)).is_none());
+            assert!(reconciles(changes.see(Event::Apply(asked.clone()), now)).is_none());
+            // The request handled: the status says so, and the cache no longer keeps the
+            // annotation. Our own write asks for nothing.
+            let mut handled = asked;
+            handled.metadata.annotations = None;
+            handled.status = Some(crate::credential::WetixCredentialStatus {
+                last_refresh_request: NOW.to_string(),
+                ..Default::default()
+            });
+            assert!(reconciles(changes.see(Event::Apply(handled.clone()), now)).is_none());
+            // The same value asked again is no new request; another value is.
+            let mut again = handled.clone();
+            again.metadata.annotations = Some(
+                [(
+                    crate::step::REFRESH_REQUESTED_AT.to_string(),
+                    NOW.to_string(),
+                )]
+                .into(),
+            );
+            assert!(reconciles(changes.see(Event::Apply(again.clone()), now)).is_none());
+            again.metadata.annotations = Some(
+                [(
+                    crate::step::REFRESH_REQUESTED_AT.to_string(),
+                    "later".to_string(),
+                )]
+                .into(),
+            );
+            assert_eq!(
+                reconciles(changes.see(Event::Apply(again), now)).as_deref(),
+                Some("a")
+            );
         }
 
         #[test]

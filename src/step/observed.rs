@@ -16,6 +16,25 @@ use crate::{
     tokens::TokenPair,
 };
 
+/// The value of the credential's refresh annotation when it asks for a refresh not handled yet:
+/// not empty, and not the last request its status says was handled.
+pub fn pending_refresh_request(credential: &WetixCredential) -> Option<&str> {
+    credential
+        .annotations()
+        .get(REFRESH_REQUESTED_AT)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty() && *v != last_handled_refresh_request(credential))
+}
+
+/// The refresh request the credential's status says was handled last (empty: none).
+pub fn last_handled_refresh_request(credential: &WetixCredential) -> &str {
+    credential
+        .status
+        .as_ref()
+        .map(|s| s.last_refresh_request.as_str())
+        .unwrap_or_default()
+}
+
 /// The managed Secret as this reconcile sees it.
 #[derive(Clone, Debug)]
 pub enum Seen {
@@ -82,17 +101,7 @@ pub struct Observed<'a> {
 impl Observed<'_> {
     /// A new value of the refresh annotation, not handled yet.
     pub(super) fn refresh_request(&self) -> Option<&str> {
-        let credential = self.credential;
-        let handled = credential
-            .status
-            .as_ref()
-            .map(|s| s.last_refresh_request.as_str())
-            .unwrap_or_default();
-        credential
-            .annotations()
-            .get(REFRESH_REQUESTED_AT)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty() && *v != handled)
+        pending_refresh_request(self.credential)
     }
 
     pub(super) fn previous_attempts(&self) -> u32 {

@@ -36,7 +36,8 @@ if ! cargo +nightly --version >/dev/null 2>&1; then
 fi
 if [[ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $cargo_fuzz_version" ]]; then
   echo "==> installing cargo-fuzz $cargo_fuzz_version"
-  cargo install cargo-fuzz --locked --version "$cargo_fuzz_version" --quiet
+  # --debug: it only drives cargo and libFuzzer; unoptimised, it builds sooner.
+  cargo install cargo-fuzz --locked --debug --version "$cargo_fuzz_version" --quiet
 fi
 
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/wetix-operator/fuzz"

@@ -11,8 +11,8 @@
 #   WETIX_TEST_CLUSTER=emulator hack/test.sh  without the real API server (no Go needed)
 #
 # The first run builds etcd, kube-apiserver, kube-controller-manager, kubectl and helm from
-# their Go modules into ~/.cache/wetix-operator/ (about 11 minutes on 2 cores); later runs reuse
-# them. With CI=true a control plane that cannot be built or started fails the run.
+# their Go modules into ~/.cache/wetix-operator/ (about 14 minutes on 2 cores, alongside the
+# Rust compiles; the whole first run took 29 minutes); later runs reuse them. With CI=true a control plane that cannot be built or started fails the run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

@@ -237,7 +237,6 @@ fn keep_what_reconcile_reads(credential: &mut WetixCredential) {
         uid: read.uid,
         resource_version: read.resource_version,
         generation: read.generation,
-        deletion_timestamp: read.deletion_timestamp,
         annotations: pending,
         ..kube::api::ObjectMeta::default()
     };

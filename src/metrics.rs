@@ -180,7 +180,8 @@ impl Metrics {
             .chain(std::iter::once("# EOF\n".to_owned()))
     }
 
-    /// The whole exposition as one text.
+    /// The whole exposition as one text (the endpoint sends [`Self::exposition`] as it comes).
+    #[cfg(test)]
     pub fn render(&self) -> String {
         self.exposition().collect()
     }

@@ -12,7 +12,8 @@
 #
 # The first run builds etcd, kube-apiserver, kube-controller-manager, kubectl and helm from
 # their Go modules into ~/.cache/wetix-operator/ (about 14 minutes on 2 cores, alongside the
-# Rust compiles; the whole first run took 29 minutes); later runs reuse them. With CI=true a control plane that cannot be built or started fails the run.
+# Rust compiles; the whole first run took 29 minutes); later runs reuse them. With CI=true a
+# control plane that cannot be built or started fails the run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

@@ -1,8 +1,9 @@
 //! Wiring: which objects are watched, and how their changes reach `reconcile`.
 //!
-//! - WetixCredentials: the controller's own watch, cached (managed fields dropped). A change
-//!   to a spec or a refresh request reconciles at once (`triggers`); time is kept by
-//!   `wakeups`, which hands due credentials to the controller earliest first.
+//! - WetixCredentials: the controller's own watch, cached packed (`cached_credential`) and
+//!   unpacked for each reconcile. A change to a spec or a refresh request reconciles at once
+//!   (`triggers`); time is kept by `wakeups`, which hands due credentials to the controller
+//!   earliest first.
 //! - Secrets: two label-selected watches (`secret_cache`), so that Secrets of other tools cost
 //!   nothing: managed Secrets by metadata only (names, labels, versions), and client and
 //!   bootstrap Secrets labelled `wetix.my/watch=true`, of which only the data and version are
@@ -29,11 +30,11 @@ use kube::{
 use tracing::{info, warn};
 
 use crate::{
+    cached_credential::CachedCredential,
     credential::WetixCredential,
     error_chain::error_chain,
     reconcile::{self, Context, Error},
     secret_cache::{MANAGED_SELECTOR, WATCH_SELECTOR},
-    step,
     triggers::{self, CredentialChange},
     wakeups,
 };
@@ -62,7 +63,7 @@ pub async fn run(
     // Each controller takes the wake-ups of its namespace from its own channel.
     let mut routes = vec![];
     let runs = scopes.into_iter().map(|namespace| {
-        let (wake, woken) = mpsc::unbounded::<ObjectRef<WetixCredential>>();
+        let (wake, woken) = mpsc::unbounded::<ObjectRef<CachedCredential>>();
         routes.push((namespace.clone(), wake));
         let credential_watch = credentials.clone();
         let ctx = ctx.clone();
@@ -71,7 +72,7 @@ pub async fn run(
         let pending = pending.clone();
         async move {
             let (reader, writer) = reflector::store();
-            let api = scoped::<WetixCredential>(&ctx.client, namespace.as_deref());
+            let api = scoped::<CachedCredential>(&ctx.client, namespace.as_deref());
             let forget_ctx = ctx.clone();
             // Readiness is taken from the first InitDone, which `reflect` has just applied to
             // the store. Not `Store::wait_until_ready` in a second task: the Controller waits
@@ -83,11 +84,12 @@ pub async fn run(
             let listed = ctx.clone();
             let credential_changes = watcher(api, credential_watch)
                 .default_backoff()
-                .modify(keep_what_reconcile_reads)
                 .reflect(writer)
                 .inspect(move |event| match event {
                     Ok(watcher::Event::Delete(gone)) => {
-                        forget_ctx.forget(gone);
+                        if let Some(gone) = unpacked(gone) {
+                            forget_ctx.forget(&gone);
+                        }
                     }
                     Ok(watcher::Event::InitDone) => {
                         let first = !first_list.swap(true, std::sync::atomic::Ordering::SeqCst);
@@ -99,16 +101,19 @@ pub async fn run(
                 })
                 .filter_map(move |event| {
                     let change = match event {
-                        Ok(event) => match changes.see(event, jiff::Timestamp::now()) {
-                            CredentialChange::Reconcile(credential) => Some(Ok(*credential)),
-                            CredentialChange::Listed(first) => {
-                                for (key, at) in first {
-                                    listed.wakeups.set(key, at);
+                        Ok(event) => {
+                            let (event, cached) = unpacked_event(event);
+                            match changes.see(event, jiff::Timestamp::now()) {
+                                CredentialChange::Reconcile(_) => cached.map(Ok),
+                                CredentialChange::Listed(first) => {
+                                    for (key, at) in first {
+                                        listed.wakeups.set(key, at);
+                                    }
+                                    None
                                 }
-                                None
+                                CredentialChange::Nothing => None,
                             }
-                            CredentialChange::Nothing => None,
-                        },
+                        }
                         Err(error) => Some(Err(error)),
                     };
                     futures::future::ready(change)
@@ -123,7 +128,7 @@ pub async fn run(
                         (credential.namespace.unwrap_or_default(), credential.name);
                     gone.wakeups.remove(&wakeups::Key::new(&namespace, &name));
                 }
-                futures::future::ready(found.map(|c| Ok(WetixCredential::clone(&c))))
+                futures::future::ready(found.map(|c| Ok(CachedCredential::clone(&c))))
             });
             let triggers = futures::stream::select(credential_changes, woken);
             let store = reader.clone();
@@ -222,24 +227,41 @@ async fn stopped_before_first_list(
     info!("stopped before the first list of credentials");
 }
 
-/// What the credential cache keeps: the spec, the status, and of the metadata only what a
-/// reconcile reads: name, namespace, uid, version, generation, and the refresh annotation while
-/// its request is pending. Labels, other annotations (`kubectl apply` stores a copy of the
-/// whole object in one) and managed fields go: a map of even one label or annotation takes
-/// about 550 bytes, and every credential asked for a refresh once would keep one.
-fn keep_what_reconcile_reads(credential: &mut WetixCredential) {
-    let pending = step::pending_refresh_request(credential)
-        .map(|value| [(step::REFRESH_REQUESTED_AT.to_owned(), value.to_owned())].into());
-    let read = std::mem::take(&mut credential.metadata);
-    credential.metadata = kube::api::ObjectMeta {
-        name: read.name,
-        namespace: read.namespace,
-        uid: read.uid,
-        resource_version: read.resource_version,
-        generation: read.generation,
-        annotations: pending,
-        ..kube::api::ObjectMeta::default()
-    };
+/// The credential as a reconcile reads it. Packed by this process, it always unpacks; should
+/// a bug ever damage one, that credential is skipped with a warning, and no other.
+fn unpacked(cached: &CachedCredential) -> Option<WetixCredential> {
+    let credential = cached.credential();
+    if credential.is_none() {
+        warn!(
+            namespace = cached.namespace().unwrap_or_default(),
+            name = cached.name_any(),
+            "cached credential does not unpack; skipped"
+        );
+    }
+    credential
+}
+
+/// A watch event as `triggers` reads it, unpacked, and the cached credential it carried.
+fn unpacked_event(
+    event: watcher::Event<CachedCredential>,
+) -> (watcher::Event<WetixCredential>, Option<CachedCredential>) {
+    use watcher::Event;
+    match event {
+        Event::Init => (Event::Init, None),
+        Event::InitDone => (Event::InitDone, None),
+        Event::InitApply(cached) => match unpacked(&cached) {
+            Some(c) => (Event::InitApply(c), Some(cached)),
+            None => (Event::Init, None),
+        },
+        Event::Apply(cached) => match unpacked(&cached) {
+            Some(c) => (Event::Apply(c), Some(cached)),
+            None => (Event::Init, None),
+        },
+        Event::Delete(cached) => match unpacked(&cached) {
+            Some(c) => (Event::Delete(c), None),
+            None => (Event::Init, None),
+        },
+    }
 }
 
 /// The objects a watch reports changed, except those of its first list: every credential is
@@ -304,9 +326,13 @@ where
 /// Takes a slot, reconciles, and sets the credential's next wake-up. The reconcile is boxed
 /// so that one waiting for a slot holds only this small future.
 async fn reconcile_measured(
-    credential: Arc<WetixCredential>,
+    cached: Arc<CachedCredential>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
+    let Some(credential) = unpacked(&cached).map(Arc::new) else {
+        return Ok(Action::await_change());
+    };
+    drop(cached);
     let key = wakeups::Key::of(&credential);
     let _running = ctx.wakeups.start(&key);
     let _slot = ctx.slots.acquire().await;
@@ -322,7 +348,7 @@ async fn reconcile_measured(
     Ok(Action::await_change())
 }
 
-fn error_policy(credential: Arc<WetixCredential>, error: &Error, _: Arc<Context>) -> Action {
+fn error_policy(credential: Arc<CachedCredential>, error: &Error, _: Arc<Context>) -> Action {
     warn!(
         namespace = credential.namespace().unwrap_or_default(),
         name = credential.name_any(),
@@ -331,80 +357,4 @@ fn error_policy(credential: Arc<WetixCredential>, error: &Error, _: Arc<Context>
         "reconcile failed"
     );
     Action::requeue(error.retry_in().unwrap_or(API_ERROR_RETRY))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{credential::WetixCredentialStatus, fixtures::credential};
-
-    fn asked(value: &str, handled: &str) -> WetixCredential {
-        let mut c = credential();
-        let meta = &mut c.metadata;
-        meta.labels = Some([("app.kubernetes.io/instance".into(), "shop".into())].into());
-        meta.annotations = Some(
-            [
-                (step::REFRESH_REQUESTED_AT.into(), value.into()),
-                (
-                    "kubectl.kubernetes.io/last-applied-configuration".into(),
-                    "{}".into(),
-                ),
-            ]
-            .into(),
-        );
-        meta.generation = Some(3);
-        c.status = Some(WetixCredentialStatus {
-            last_refresh_request: handled.into(),
-            ..WetixCredentialStatus::default()
-        });
-        c
-    }
-
-    #[test]
-    fn the_cache_keeps_identity_version_spec_status_and_only_a_pending_refresh_request() {
-        let cases = [
-            // (annotation, last handled, kept annotation)
-            ("2026-11-25T10:00:00Z", "", Some("2026-11-25T10:00:00Z")),
-            (
-                "2026-11-25T10:00:00Z",
-                "2026-11-24T10:00:00Z",
-                Some("2026-11-25T10:00:00Z"),
-            ),
-            ("2026-11-25T10:00:00Z", "2026-11-25T10:00:00Z", None),
-            ("", "", None),
-        ];
-        for (value, handled, expected) in cases {
-            let read = asked(value, handled);
-            let mut kept = read.clone();
-            keep_what_reconcile_reads(&mut kept);
-            let annotations = kept.metadata.annotations.clone();
-            let annotation = annotations
-                .as_ref()
-                .and_then(|a| a.get(step::REFRESH_REQUESTED_AT))
-                .map(String::as_str);
-            assert_eq!(annotation, expected, "{value:?} handled {handled:?}");
-            assert_eq!(
-                annotations.map_or(0, |a| a.len()),
-                usize::from(expected.is_some())
-            );
-            assert_eq!(kept.metadata.labels, None);
-            assert_eq!(
-                step::pending_refresh_request(&kept),
-                step::pending_refresh_request(&read),
-                "what a reconcile reads of the request moved"
-            );
-            let identity = |c: &WetixCredential| {
-                let m = &c.metadata;
-                (
-                    m.name.clone(),
-                    m.namespace.clone(),
-                    m.uid.clone(),
-                    m.resource_version.clone(),
-                    m.generation,
-                )
-            };
-            assert_eq!(identity(&kept), identity(&read));
-            assert_eq!((&kept.spec, &kept.status), (&read.spec, &read.status));
-        }
-    }
 }

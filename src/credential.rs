@@ -15,6 +15,8 @@ use crate::duration::GoDuration;
 
 mod read;
 
+pub(crate) use read::unreadable_spec;
+
 /// Base URL of WeTix's production OAuth server.
 pub const PRODUCTION_URL: &str = "https://oauth.wetix.my";
 /// Base URL of WeTix's sandbox OAuth server.

@@ -26,6 +26,7 @@
 //! - [`step`]: one reconcile as a pure decision: what to read, ask, write and report next.
 //! - [`context`]: what every reconcile shares, and each credential's memory.
 //! - [`reconcile`]: carries out what the step decides, feeding each result back.
+//! - [`cached_credential`]: what the credential cache keeps of each credential, packed.
 //! - [`triggers`]: which credentials a Secret change concerns.
 //! - [`wakeups`]: when each credential is next looked at, handed to the controller earliest
 //!   due first as reconcile slots free up.
@@ -55,6 +56,7 @@
 /// that either side can tell this operator's traffic apart.
 pub const USER_AGENT: &str = concat!("wetix-operator/", env!("CARGO_PKG_VERSION"));
 
+pub mod cached_credential;
 pub mod cli;
 pub mod client_secret;
 pub mod commands;

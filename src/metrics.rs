@@ -16,7 +16,7 @@ use prometheus_client::{
 };
 
 use crate::{
-    credential::WetixCredential,
+    cached_credential::CachedCredential,
     reason::{FailureClass, Reason},
 };
 use fleet::Fleet;
@@ -163,7 +163,7 @@ impl Metrics {
     }
 
     /// Adds one watched scope's credential cache: its statuses are the per-credential series.
-    pub fn watch_credentials(&self, store: Store<WetixCredential>) {
+    pub fn watch_credentials(&self, store: Store<CachedCredential>) {
         self.fleet.watch(store);
     }
 

@@ -19,6 +19,7 @@ use kube::{
 };
 
 use crate::{
+    cached_credential::CachedCredential,
     credential::WetixCredential,
     managed_secret::labels,
     wakeups::{self, Key},
@@ -106,7 +107,7 @@ fn fingerprint(credential: &WetixCredential) -> u64 {
 }
 
 /// The credential a managed Secret names as its owner in its labels.
-pub fn owner(secret: &PartialObjectMeta<Secret>) -> Option<ObjectRef<WetixCredential>> {
+pub fn owner(secret: &PartialObjectMeta<Secret>) -> Option<ObjectRef<CachedCredential>> {
     let labels = secret.labels();
     let managed = labels.get(labels::MANAGED_BY)? == labels::MANAGED_BY_VALUE;
     let owner = labels.get(labels::CREDENTIAL).filter(|_| managed)?;
@@ -116,11 +117,12 @@ pub fn owner(secret: &PartialObjectMeta<Secret>) -> Option<ObjectRef<WetixCreden
 /// The credentials that must look again when `secret` changes: the one that manages it (by
 /// its labels), and every credential in its namespace that reads it as client Secret or
 /// bootstrap refresh token. Only credentials in `credentials`: another operator's (a shard
-/// with another `--credential-selector`) are not this one's to reconcile.
+/// with another `--credential-selector`) are not this one's to reconcile. Only those whose
+/// fingerprints name the Secret are unpacked.
 pub fn credentials_for_secret<'a>(
-    credentials: impl IntoIterator<Item = &'a WetixCredential>,
+    credentials: impl IntoIterator<Item = &'a CachedCredential>,
     secret: &PartialObjectMeta<Secret>,
-) -> Vec<ObjectRef<WetixCredential>> {
+) -> Vec<ObjectRef<CachedCredential>> {
     let Some(namespace) = secret.namespace() else {
         return vec![];
     };
@@ -131,20 +133,25 @@ pub fn credentials_for_secret<'a>(
         .filter(|by| *by == labels::MANAGED_BY_VALUE)
         .and_then(|_| secret_labels.get(labels::CREDENTIAL));
     let mut found = vec![];
-    for credential in credentials {
-        if credential.namespace().as_deref() != Some(namespace.as_str()) {
+    for cached in credentials {
+        if cached.namespace().as_deref() != Some(namespace.as_str()) {
             continue;
         }
-        let spec = &credential.spec;
-        let reads_it = spec.client_secret_ref.name == name
-            || spec
-                .refresh_token_secret_ref
-                .as_ref()
-                .is_some_and(|r| r.name == name)
-            || credential.secret_name() == name
-            || owner.is_some_and(|owner| credential.name_any() == *owner);
-        if reads_it {
-            let reference = ObjectRef::from(credential);
+        let owned = owner.is_some_and(|owner| cached.name_any() == *owner);
+        let reads_it = || {
+            cached.may_read(&name)
+                && cached.credential().is_some_and(|credential| {
+                    let spec = &credential.spec;
+                    spec.client_secret_ref.name == name
+                        || spec
+                            .refresh_token_secret_ref
+                            .as_ref()
+                            .is_some_and(|r| r.name == name)
+                        || credential.secret_name() == name
+                })
+        };
+        if owned || reads_it() {
+            let reference = ObjectRef::from(cached);
             if !found.contains(&reference) {
                 found.push(reference);
             }
@@ -177,8 +184,12 @@ mod tests {
         }
     }
 
-    fn names(refs: Vec<ObjectRef<WetixCredential>>) -> Vec<String> {
+    fn names(refs: Vec<ObjectRef<CachedCredential>>) -> Vec<String> {
         refs.into_iter().map(|r| r.name).collect()
+    }
+
+    fn cached<const N: usize>(credentials: [WetixCredential; N]) -> [CachedCredential; N] {
+        credentials.map(CachedCredential::new)
     }
 
     #[test]
@@ -187,9 +198,22 @@ mod tests {
         let b = credential().named("b");
         let mut elsewhere = credential().named("c");
         elsewhere.metadata.namespace = Some("billing".into());
-        let all = [a, b, elsewhere];
+        let all = cached([a, b, elsewhere]);
         let found = credentials_for_secret(&all, &secret("shop", "wetix-client", &[]));
         assert_eq!(names(found), ["a", "b"]);
+    }
+
+    #[test]
+    fn a_bootstrap_secret_change_reaches_the_credential_that_reads_it() {
+        let mut bootstrapped = credential().named("a");
+        bootstrapped.spec.refresh_token_secret_ref =
+            Some(crate::credential::RefreshTokenSecretRef {
+                name: "first-refresh-token".into(),
+                key: "refresh_token".into(),
+            });
+        let all = cached([bootstrapped, credential().named("b")]);
+        let found = credentials_for_secret(&all, &secret("shop", "first-refresh-token", &[]));
+        assert_eq!(names(found), ["a"]);
     }
 
     #[test]
@@ -202,7 +226,7 @@ mod tests {
                 ("wetix.my/credential", "ticketing"),
             ],
         );
-        let ours = [credential().named("ticketing"), credential().named("other")];
+        let ours = cached([credential().named("ticketing"), credential().named("other")]);
         let found = credentials_for_secret(&ours, &labelled);
         assert_eq!(names(found.clone()), ["ticketing"]);
         assert_eq!(found[0].namespace.as_deref(), Some("shop"));
@@ -237,20 +261,20 @@ mod tests {
                 ("wetix.my/credential", "bravo"),
             ],
         );
-        let ours = [credential().named("alpha")];
+        let ours = cached([credential().named("alpha")]);
         assert!(credentials_for_secret(&ours, &another_shard_s).is_empty());
     }
 
     #[test]
     fn a_deleted_managed_secret_without_labels_still_reaches_its_credential_by_name() {
-        let all = [credential()];
+        let all = cached([credential()]);
         let found = credentials_for_secret(&all, &secret("shop", "ticketing-token", &[]));
         assert_eq!(names(found), ["ticketing"]);
     }
 
     #[test]
     fn an_unrelated_secret_reaches_nobody() {
-        let all = [credential()];
+        let all = cached([credential()]);
         assert!(credentials_for_secret(&all, &secret("shop", "other", &[])).is_empty());
     }
 

@@ -26,7 +26,7 @@ use jiff::Timestamp;
 use kube::{ResourceExt, runtime::reflector::ObjectRef};
 use tokio::sync::Notify;
 
-use crate::credential::WetixCredential;
+use crate::{cached_credential::CachedCredential, credential::WetixCredential};
 
 /// Reconciles running at once. Bounds the burst of requests at start-up, when every
 /// credential is looked at once; a renewal round of thousands goes through them in due order.
@@ -60,7 +60,7 @@ impl Key {
         self.0.split_once('/').unwrap_or(("", &self.0))
     }
 
-    pub fn object_ref(&self) -> ObjectRef<WetixCredential> {
+    pub fn object_ref(&self) -> ObjectRef<CachedCredential> {
         let (namespace, name) = self.parts();
         ObjectRef::new(name).within(namespace)
     }
@@ -220,7 +220,7 @@ impl Wakeups {
     /// it runs. A credential no controller takes is dropped.
     pub async fn hand_over(
         &self,
-        route: impl Fn(&str) -> Option<UnboundedSender<ObjectRef<WetixCredential>>>,
+        route: impl Fn(&str) -> Option<UnboundedSender<ObjectRef<CachedCredential>>>,
     ) {
         loop {
             let now = Timestamp::now();

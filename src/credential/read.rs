@@ -82,7 +82,7 @@ fn strictly<T: for<'de> Deserialize<'de>>(
 
 /// A spec that says only why it could not be read; the reconcile reports that and does nothing
 /// else with it.
-fn unreadable_spec(problem: String) -> WetixCredentialSpec {
+pub(crate) fn unreadable_spec(problem: String) -> WetixCredentialSpec {
     WetixCredentialSpec {
         server: ServerSpec {
             environment: Environment::Sandbox,

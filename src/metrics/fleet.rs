@@ -1,19 +1,16 @@
 //! The per-credential series, rendered at scrape time from the credential cache.
 //!
 //! The four families of one series per credential (expiries, next renewal, readiness) hold no
-//! state of their own: each scrape reads every cached credential's status, so ten thousand
-//! credentials cost no memory beyond the cache the controller keeps anyway. A deleted
-//! credential leaves the cache, and its series with it. The text is written and sent a few
+//! state of their own: each scrape reads the summary of every cached credential's status (see
+//! `cached_credential`), so ten thousand credentials cost no memory beyond the cache the
+//! controller keeps anyway. A deleted credential leaves the cache, and its series with it. The text is written and sent a few
 //! hundred series at a time ([`FleetText`]), never as a whole.
 
 use std::sync::{Arc, RwLock};
 
-use kube::runtime::reflector::Store;
+use kube::{Resource, runtime::reflector::Store};
 
-use crate::{
-    credential::{WetixCredential, WetixCredentialStatus},
-    status::READY,
-};
+use crate::cached_credential::{CachedCredential, Summary};
 
 use super::unix_seconds;
 
@@ -21,51 +18,44 @@ use super::unix_seconds;
 struct Family {
     name: &'static str,
     help: &'static str,
-    value: fn(&WetixCredentialStatus) -> Option<f64>,
+    value: fn(&Summary) -> Option<f64>,
 }
 
-fn time(t: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>) -> Option<f64> {
-    t.map(|t| unix_seconds(t.0))
+fn time(t: Option<jiff::Timestamp>) -> Option<f64> {
+    t.map(unix_seconds)
 }
 
 const FAMILIES: [Family; 4] = [
     Family {
         name: "wetix_credential_access_token_expiration_timestamp_seconds",
         help: "When the access token in the managed Secret expires (Unix time)",
-        value: |s| time(s.access_token_expires_at.as_ref()),
+        value: |s| time(s.access_token_expires_at),
     },
     Family {
         name: "wetix_credential_refresh_token_expiration_timestamp_seconds",
         help: "When the refresh token in the managed Secret expires (Unix time)",
-        value: |s| time(s.refresh_token_expires_at.as_ref()),
+        value: |s| time(s.refresh_token_expires_at),
     },
     Family {
         name: "wetix_credential_next_refresh_timestamp_seconds",
         help: "When the operator next renews or retries (Unix time)",
-        value: |s| time(s.next_refresh_time.as_ref()),
+        value: |s| time(s.next_refresh_time),
     },
     Family {
         name: "wetix_credential_ready",
         help: "1 when the credential is Ready, else 0",
-        value: |s| Some(if ready(s) { 1.0 } else { 0.0 }),
+        value: |s| Some(if s.ready { 1.0 } else { 0.0 }),
     },
 ];
-
-fn ready(status: &WetixCredentialStatus) -> bool {
-    status
-        .conditions
-        .iter()
-        .any(|c| c.type_ == READY && c.status == "True")
-}
 
 /// The credential caches of every watched scope.
 #[derive(Debug, Default)]
 pub struct Fleet {
-    stores: RwLock<Vec<Store<WetixCredential>>>,
+    stores: RwLock<Vec<Store<CachedCredential>>>,
 }
 
 impl Fleet {
-    pub fn watch(&self, store: Store<WetixCredential>) {
+    pub fn watch(&self, store: Store<CachedCredential>) {
         let mut stores = self.stores.write().unwrap_or_else(|e| e.into_inner());
         stores.push(store);
     }
@@ -88,7 +78,7 @@ pub const SERIES_PER_PIECE: usize = 500;
 /// time, so that a scrape of ten thousand credentials never holds all of its text (4 MB and
 /// more) at once. Holds a snapshot of the cache: one pointer per credential.
 pub struct FleetText {
-    credentials: Vec<Arc<WetixCredential>>,
+    credentials: Vec<Arc<CachedCredential>>,
     family: usize,
     next: usize,
 }
@@ -105,19 +95,19 @@ impl Iterator for FleetText {
         }
         let end = (self.next + SERIES_PER_PIECE).min(self.credentials.len());
         for credential in self.credentials.get(self.next..end).unwrap_or_default() {
-            let Some(value) = credential.status.as_ref().and_then(family.value) else {
+            let Some(value) = credential.summary.as_ref().and_then(family.value) else {
                 continue;
             };
             text.push_str(family.name);
             text.push_str("{namespace=\"");
             push_escaped(
                 &mut text,
-                credential.metadata.namespace.as_deref().unwrap_or_default(),
+                credential.meta().namespace.as_deref().unwrap_or_default(),
             );
             text.push_str("\",name=\"");
             push_escaped(
                 &mut text,
-                credential.metadata.name.as_deref().unwrap_or_default(),
+                credential.meta().name.as_deref().unwrap_or_default(),
             );
             text.push_str("\"} ");
             text.push_str(dtoa::Buffer::new().format(value));

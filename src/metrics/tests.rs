@@ -2,7 +2,11 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::*;
-use crate::{credential::WetixCredentialStatus, fixtures::credential};
+use crate::{
+    cached_credential::CachedCredential,
+    credential::{WetixCredential, WetixCredentialStatus},
+    fixtures::credential,
+};
 
 /// The value of the one sample of `family` in the exposition.
 fn sample(text: &str, family: &str) -> f64 {
@@ -45,12 +49,12 @@ fn times_at_the_ends_of_the_range_are_published_as_exact_unix_seconds() {
     }
 }
 
-fn cached(credentials: Vec<WetixCredential>) -> Store<WetixCredential> {
+fn cached(credentials: Vec<WetixCredential>) -> Store<CachedCredential> {
     use kube::runtime::{reflector, watcher};
     let (store, mut writer) = reflector::store();
     writer.apply_watcher_event(&watcher::Event::Init);
     for c in credentials {
-        writer.apply_watcher_event(&watcher::Event::InitApply(c));
+        writer.apply_watcher_event(&watcher::Event::InitApply(CachedCredential::new(c)));
     }
     writer.apply_watcher_event(&watcher::Event::InitDone);
     store

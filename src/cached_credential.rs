@@ -28,17 +28,25 @@ use crate::{
     credential::{WetixCredential, WetixCredentialSpec, WetixCredentialStatus},
     status::READY,
     step,
+    wakeups::Key,
 };
 
 /// A typical packed credential, to compress against: any bytes would do, these make the
 /// common credential short.
-const DICTIONARY: &[u8] = br#"{"metadata":{"annotations":{"wetix.my/refresh-requested-at":"2026-12-01T10:00:00Z"},"generation":1,"uid":"00000000-0000-4000-8000-000000000000"},"spec":{"Ok":{"server":{"environment":"Sandbox","tokenPath":"/auth/token","refreshPath":"/auth/refresh"},"clientSecretRef":{"name":"wetix-client","clientIdKey":"client_id","clientSecretKey":"client_secret"},"renewBeforePercentage":33,"deletionPolicy":"Delete","suspend":false}},"status":{"Ok":{"observedGeneration":1,"conditions":[{"lastTransitionTime":"2026-12-01T10:00:00Z","message":"access token valid until 2027-01-30T10:00:00Z, refresh token until 2027-12-01T10:00:00Z","observedGeneration":1,"reason":"TokenValid","status":"True","type":"Ready"}],"secretName":"wetix-client-token","accessTokenExpiresAt":"2027-01-30T10:00:00Z","refreshTokenExpiresAt":"2027-12-01T10:00:00Z","lastRefreshTime":"2026-12-01T10:00:00Z","nextRefreshTime":"2027-01-10T10:00:00Z","failedAttempts":0,"lastFailureTime":null,"lastRefreshRequest":"","tokenFingerprint":"0000000000000000"}}}"#;
+const DICTIONARY: &[u8] = br#"{"metadata":{"annotations":{"wetix.my/refresh-requested-at":"2026-12-01T10:00:00Z"},"generation":1,"resourceVersion":"1000000","uid":"00000000-0000-4000-8000-000000000000"},"spec":{"Ok":{"server":{"environment":"Sandbox","tokenPath":"/auth/token","refreshPath":"/auth/refresh"},"clientSecretRef":{"name":"wetix-client","clientIdKey":"client_id","clientSecretKey":"client_secret"},"renewBeforePercentage":33,"deletionPolicy":"Delete","suspend":false}},"status":{"Ok":{"observedGeneration":1,"conditions":[{"lastTransitionTime":"2026-12-01T10:00:00Z","message":"access token valid until 2027-01-30T10:00:00Z, refresh token until 2027-12-01T10:00:00Z","observedGeneration":1,"reason":"TokenValid","status":"True","type":"Ready"}],"secretName":"wetix-client-token","accessTokenExpiresAt":"2027-01-30T10:00:00Z","refreshTokenExpiresAt":"2027-12-01T10:00:00Z","lastRefreshTime":"2026-12-01T10:00:00Z","nextRefreshTime":"2027-01-10T10:00:00Z","failedAttempts":0,"lastFailureTime":null,"lastRefreshRequest":"","tokenFingerprint":"0000000000000000"}}}"#;
 
-/// One credential as the cache keeps it.
+/// One credential as the watch reads it: what the cache keeps ([`Entry`]), and the metadata
+/// the watch itself needs.
 #[derive(Clone)]
 pub struct CachedCredential {
     /// Name, namespace and resourceVersion only: the cache's key, and where the watch resumes.
     metadata: ObjectMeta,
+    pub entry: Entry,
+}
+
+/// One credential as the cache keeps it, by its [`Key`].
+#[derive(Clone)]
+pub struct Entry {
     /// What the metrics publish; `None` before the first status.
     pub summary: Option<Summary>,
     /// Fingerprints of the Secrets it reads: client, bootstrap refresh token, managed.
@@ -81,7 +89,7 @@ impl CachedCredential {
         let kept = ObjectMeta {
             name: metadata.name.take(),
             namespace: metadata.namespace.take(),
-            resource_version: metadata.resource_version.take(),
+            resource_version: metadata.resource_version.clone(),
             ..ObjectMeta::default()
         };
         let packed = Packed {
@@ -99,16 +107,33 @@ impl CachedCredential {
         let json = serde_json::to_vec(&packed).unwrap_or_default();
         Self {
             metadata: kept,
-            summary,
-            reads,
-            packed: lz4_flex::block::compress_with_dict(&json, DICTIONARY).into_boxed_slice(),
-            unpacked_len: u32::try_from(json.len()).unwrap_or(u32::MAX),
+            entry: Entry {
+                summary,
+                reads,
+                packed: lz4_flex::block::compress_with_dict(&json, DICTIONARY).into_boxed_slice(),
+                unpacked_len: u32::try_from(json.len()).unwrap_or(u32::MAX),
+            },
         }
     }
 
-    /// The credential as a reconcile reads it. `None` only if the packed bytes were damaged,
-    /// which nothing but a bug in this module could do.
+    /// The cache's key.
+    pub fn key(&self) -> Key {
+        Key::new(
+            self.metadata.namespace.as_deref().unwrap_or_default(),
+            self.metadata.name.as_deref().unwrap_or_default(),
+        )
+    }
+
+    /// The credential as a reconcile reads it (see [`Entry::credential`]).
     pub fn credential(&self) -> Option<WetixCredential> {
+        self.entry.credential(&self.key())
+    }
+}
+
+impl Entry {
+    /// The credential `key` as a reconcile reads it. `None` only if the packed bytes were
+    /// damaged, which nothing but a bug in this module could do.
+    pub fn credential(&self, key: &Key) -> Option<WetixCredential> {
         let len = usize::try_from(self.unpacked_len).ok()?;
         let json = lz4_flex::block::decompress_with_dict(&self.packed, len, DICTIONARY).ok()?;
         let Packed {
@@ -116,11 +141,9 @@ impl CachedCredential {
             spec,
             status,
         } = serde_json::from_slice(&json).ok()?;
-        metadata.name.clone_from(&self.metadata.name);
-        metadata.namespace.clone_from(&self.metadata.namespace);
-        metadata
-            .resource_version
-            .clone_from(&self.metadata.resource_version);
+        let (namespace, name) = key.parts();
+        metadata.name = Some(name.to_owned());
+        metadata.namespace = Some(namespace.to_owned());
         let spec = spec.unwrap_or_else(crate::credential::unreadable_spec);
         let status = status.map(|status| {
             status.unwrap_or_else(|problem| WetixCredentialStatus {
@@ -128,7 +151,7 @@ impl CachedCredential {
                 ..WetixCredentialStatus::default()
             })
         });
-        let mut credential = WetixCredential::new("", spec);
+        let mut credential = WetixCredential::new(name, spec);
         credential.metadata = metadata;
         credential.status = status;
         Some(credential)
@@ -151,8 +174,17 @@ impl std::fmt::Debug for CachedCredential {
         f.debug_struct("CachedCredential")
             .field("namespace", &self.metadata.namespace)
             .field("name", &self.metadata.name)
+            .field("summary", &self.entry.summary)
+            .field("packed_len", &self.entry.packed.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
             .field("summary", &self.summary)
-            .field("packed_len", &self.packed.len())
+            .field("packed_len", &self.packed_len())
             .finish_non_exhaustive()
     }
 }

@@ -1,47 +1,60 @@
 //! Wiring: which objects are watched, and how their changes reach `reconcile`.
 //!
-//! - WetixCredentials: the controller's own watch, cached packed (`cached_credential`) and
+//! - WetixCredentials: the controller's own watch, kept packed in a `credential_cache` and
 //!   unpacked for each reconcile. A change to a spec or a refresh request reconciles at once
-//!   (`triggers`); time is kept by `wakeups`, which hands due credentials to the controller
-//!   earliest first.
+//!   (`triggers`); time is kept by `wakeups`, which hands due credentials over earliest first.
 //! - Secrets: two label-selected watches (`secret_cache`), so that Secrets of other tools cost
 //!   nothing: managed Secrets by metadata only (names, labels, versions), and client and
 //!   bootstrap Secrets labelled `wetix.my/watch=true`, of which only the data and version are
 //!   kept. Each change is mapped to the credentials it concerns (`triggers`), except the echo
 //!   of our own write.
+//! - Which reconcile starts when is `runner`'s: never two of one credential at once, at most
+//!   [`wakeups::SLOTS`] in all. Nothing starts before the first list of credentials; at
+//!   shutdown nothing more starts, and those running finish.
 //!
 //! One controller runs per watched namespace (or one for all namespaces), so a namespaced
 //! install needs no cluster-wide permission.
 
 use std::{sync::Arc, time::Duration};
 
-use futures::{StreamExt, TryStreamExt, channel::mpsc, future::Shared};
+use futures::{
+    FutureExt, StreamExt, TryStreamExt, channel::mpsc, future::Shared, stream::FuturesUnordered,
+};
 use k8s_openapi::api::core::v1::Secret;
 use kube::{
-    Api, ResourceExt,
+    Api,
     core::PartialObjectMeta,
-    runtime::{
-        WatchStreamExt,
-        controller::{self, Action, Controller},
-        reflector::{self, ObjectRef},
-        watcher,
-    },
+    runtime::{WatchStreamExt, watcher},
 };
 use tracing::{info, warn};
 
 use crate::{
     cached_credential::CachedCredential,
     credential::WetixCredential,
+    credential_cache::CredentialCache,
     error_chain::error_chain,
-    reconcile::{self, Context, Error},
+    reconcile::{self, Context},
+    runner::Runs,
     secret_cache::{MANAGED_SELECTOR, WATCH_SELECTOR},
     triggers::{self, CredentialChange},
-    wakeups,
+    wakeups::{self, Key},
 };
 
 /// How soon a reconcile that failed on the Kubernetes side is tried again. Short: new tokens
 /// may be waiting in memory to be written.
 const API_ERROR_RETRY: Duration = Duration::from_secs(5);
+
+/// What reaches a controller.
+enum Input {
+    /// The credential watch's event.
+    Credential(watcher::Event<CachedCredential>),
+    /// A changed Secret, by metadata.
+    Secret(PartialObjectMeta<Secret>),
+    /// A credential whose wake-up is due.
+    Due(Key),
+    /// A watch failed; it tries again by itself.
+    WatchFailed(watcher::Error),
+}
 
 /// Runs until `shutdown` completes; `on_ready` is called once every cache has synced.
 /// `credentials` is how WetixCredentials are listed and watched (a label selector, for one
@@ -63,140 +76,21 @@ pub async fn run(
     // Each controller takes the wake-ups of its namespace from its own channel.
     let mut routes = vec![];
     let runs = scopes.into_iter().map(|namespace| {
-        let (wake, woken) = mpsc::unbounded::<ObjectRef<CachedCredential>>();
+        let (wake, woken) = mpsc::unbounded::<Key>();
         routes.push((namespace.clone(), wake));
-        let credential_watch = credentials.clone();
         let ctx = ctx.clone();
-        let shutdown = shutdown.clone();
-        let on_ready = on_ready.clone();
-        let pending = pending.clone();
-        async move {
-            let (reader, writer) = reflector::store();
-            let api = scoped::<CachedCredential>(&ctx.client, namespace.as_deref());
-            let forget_ctx = ctx.clone();
-            // Readiness is taken from the first InitDone, which `reflect` has just applied to
-            // the store. Not `Store::wait_until_ready` in a second task: the Controller waits
-            // on the same store, and kube-runtime's ready signal wakes only one waiter.
-            // Also what a shutdown before that first list looks at (`stopped_before_first_list`).
-            let listed_once = Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let first_list = listed_once.clone();
-            let mut changes = triggers::CredentialChanges::default();
-            let listed = ctx.clone();
-            let credential_changes = watcher(api, credential_watch)
-                .default_backoff()
-                .reflect(writer)
-                .inspect(move |event| match event {
-                    Ok(watcher::Event::Delete(gone)) => {
-                        if let Some(gone) = unpacked(gone) {
-                            forget_ctx.forget(&gone);
-                        }
-                    }
-                    Ok(watcher::Event::InitDone) => {
-                        let first = !first_list.swap(true, std::sync::atomic::Ordering::SeqCst);
-                        if first && pending.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
-                            on_ready();
-                        }
-                    }
-                    _ => {}
-                })
-                .filter_map(move |event| {
-                    let change = match event {
-                        Ok(event) => {
-                            let (event, cached) = unpacked_event(event);
-                            match changes.see(event, jiff::Timestamp::now()) {
-                                CredentialChange::Reconcile(_) => cached.map(Ok),
-                                CredentialChange::Listed(first) => {
-                                    for (key, at) in first {
-                                        listed.wakeups.set(key, at);
-                                    }
-                                    None
-                                }
-                                CredentialChange::Nothing => None,
-                            }
-                        }
-                        Err(error) => Some(Err(error)),
-                    };
-                    futures::future::ready(change)
-                });
-            let store = reader.clone();
-            let gone = ctx.clone();
-            let woken = woken.filter_map(move |credential| {
-                let found = store.get(&credential);
-                if found.is_none() {
-                    // Deleted while the watch was away: nothing to start, no slot to keep.
-                    let (namespace, name) =
-                        (credential.namespace.unwrap_or_default(), credential.name);
-                    gone.wakeups.remove(&wakeups::Key::new(&namespace, &name));
+        let cache = Arc::new(CredentialCache::default());
+        ctx.metrics.watch_credentials(cache.clone());
+        let inputs = inputs(&ctx, namespace.as_deref(), credentials.clone(), woken);
+        let listed = {
+            let (pending, on_ready) = (pending.clone(), on_ready.clone());
+            move || {
+                if pending.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+                    on_ready();
                 }
-                futures::future::ready(found.map(|c| Ok(CachedCredential::clone(&c))))
-            });
-            let triggers = futures::stream::select(credential_changes, woken);
-            let store = reader.clone();
-            ctx.metrics.watch_credentials(reader.clone());
-            let managed = scoped::<PartialObjectMeta<Secret>>(&ctx.client, namespace.as_deref());
-            let cache = ctx.clone();
-            let managed_changes = watcher(managed, selected(MANAGED_SELECTOR))
-                .default_backoff()
-                .modify(keep_identity_only)
-                .inspect_ok(move |event| cache.secret_cache.managed_seen(event));
-            let labelled = scoped::<Secret>(&ctx.client, namespace.as_deref());
-            let (cache, scope) = (ctx.clone(), namespace.clone());
-            let referenced_changes = watcher(labelled, selected(WATCH_SELECTOR))
-                .default_backoff()
-                .modify(keep_what_a_client_secret_needs)
-                .inspect_ok(move |event| {
-                    let scope = scope.as_deref();
-                    cache.secret_cache.referenced_seen(scope, event);
-                });
-            let secret_changes = futures::stream::select(
-                changes_after_first_list(managed_changes),
-                changes_after_first_list(referenced_changes).map_ok(|secret| PartialObjectMeta {
-                    types: None,
-                    metadata: secret.metadata,
-                    _phantom: Default::default(),
-                }),
-            );
-            let own = ctx.clone();
-            let unlisted_at_shutdown = stopped_before_first_list(shutdown.clone(), listed_once);
-            let controller = Controller::for_stream(triggers, reader)
-                .watches_stream(secret_changes, move |secret| {
-                    let echo = own.secret_cache.is_own_write(
-                        secret.metadata.namespace.as_deref().unwrap_or_default(),
-                        secret.metadata.name.as_deref().unwrap_or_default(),
-                        secret.metadata.resource_version.as_deref(),
-                    );
-                    if echo {
-                        return vec![];
-                    }
-                    // A managed Secret concerns its owner, found without a pass over every
-                    // credential (none if the owner is another operator's), and the
-                    // credentials in conflict over it, kept apart as they are rare.
-                    if let Some(owner) = triggers::owner(&secret) {
-                        let namespace = owner.namespace.clone().unwrap_or_default();
-                        let name = secret.metadata.name.as_deref().unwrap_or_default();
-                        let waiting = own.secret_cache.waiting_for(&namespace, name);
-                        let waiting = waiting
-                            .into_iter()
-                            .map(|n| ObjectRef::new(&n).within(&namespace));
-                        let owner = store.get(&owner).map(|_| owner);
-                        return owner.into_iter().chain(waiting).collect();
-                    }
-                    triggers::credentials_for_secret(
-                        store.state().iter().map(|c| c.as_ref()),
-                        &secret,
-                    )
-                })
-                .with_config(controller::Config::default().concurrency(wakeups::SLOTS as u16))
-                .graceful_shutdown_on(shutdown)
-                .run(reconcile_measured, error_policy, ctx)
-                .for_each(|result| async move {
-                    if let Err(error) = result {
-                        warn!(error = %error_chain(&error), "controller");
-                    }
-                });
-            futures::pin_mut!(controller, unlisted_at_shutdown);
-            futures::future::select(controller, unlisted_at_shutdown).await;
-        }
+            }
+        };
+        control(ctx, cache, inputs, shutdown.clone(), listed)
     });
     let runs: Vec<_> = runs.collect();
     let route = move |namespace: &str| {
@@ -211,20 +105,192 @@ pub async fn run(
     info!("controller stopped");
 }
 
-/// Completes when `shutdown` comes before the first list of credentials, and never
-/// otherwise. kube-runtime's graceful shutdown waits for a cache that has never been listed
-/// (the API server unreachable, say) to be listed first, so without this a SIGTERM would wait
-/// for the API server. Nothing is lost by stopping then: no reconcile starts before the list.
-/// The flag is set in the same poll that marks the cache listed, before any reconcile can start.
-async fn stopped_before_first_list(
+/// The watches of one scope, and its wake-ups, as one stream.
+fn inputs(
+    ctx: &Arc<Context>,
+    namespace: Option<&str>,
+    credentials: watcher::Config,
+    woken: mpsc::UnboundedReceiver<Key>,
+) -> impl futures::Stream<Item = Input> + Send + 'static + use<> {
+    let api = scoped::<CachedCredential>(&ctx.client, namespace);
+    let credential_changes = watcher(api, credentials).default_backoff();
+    let managed = scoped::<PartialObjectMeta<Secret>>(&ctx.client, namespace);
+    let managed_changes = watcher(managed, selected(MANAGED_SELECTOR))
+        .default_backoff()
+        .modify(keep_identity_only);
+    let labelled = scoped::<Secret>(&ctx.client, namespace);
+    let referenced_changes = watcher(labelled, selected(WATCH_SELECTOR))
+        .default_backoff()
+        .modify(keep_what_a_client_secret_needs);
+    let (managed_cache, referenced_cache) = (ctx.clone(), ctx.clone());
+    let scope = namespace.map(str::to_owned);
+    let managed_changes = changes_after_first_list(
+        managed_changes.inspect_ok(move |event| managed_cache.secret_cache.managed_seen(event)),
+    );
+    let referenced_changes =
+        changes_after_first_list(referenced_changes.inspect_ok(move |event| {
+            let scope = scope.as_deref();
+            referenced_cache.secret_cache.referenced_seen(scope, event);
+        }))
+        .map_ok(|secret| PartialObjectMeta {
+            types: None,
+            metadata: secret.metadata,
+            _phantom: Default::default(),
+        });
+    let secrets =
+        futures::stream::select(managed_changes, referenced_changes).map(|change| match change {
+            Ok(secret) => Input::Secret(secret),
+            Err(error) => Input::WatchFailed(error),
+        });
+    let credentials = credential_changes.map(|event| match event {
+        Ok(event) => Input::Credential(event),
+        Err(error) => Input::WatchFailed(error),
+    });
+    futures::stream::select(
+        futures::stream::select(credentials, woken.map(Input::Due)),
+        secrets,
+    )
+}
+
+/// One scope's controller: follows its inputs, starts reconciles as `runner` says, until
+/// `shutdown`; then waits for those running. `listed` is called after the first list.
+async fn control(
+    ctx: Arc<Context>,
+    cache: Arc<CredentialCache>,
+    inputs: impl futures::Stream<Item = Input> + Send,
     shutdown: Shared<futures::future::BoxFuture<'static, ()>>,
-    listed: Arc<std::sync::atomic::AtomicBool>,
+    listed: impl FnOnce(),
 ) {
-    shutdown.await;
-    if listed.load(std::sync::atomic::Ordering::SeqCst) {
-        std::future::pending::<()>().await;
+    let mut runs = Runs::default();
+    let mut running = FuturesUnordered::new();
+    let mut changes = triggers::CredentialChanges::default();
+    let mut listed = Some(listed);
+    let mut stopping = false;
+    let mut shutdown = shutdown.fuse();
+    futures::pin_mut!(inputs);
+    loop {
+        while !stopping && listed.is_none() {
+            let Some(key) = runs.start(wakeups::SLOTS) else {
+                break;
+            };
+            match cache.credential(&key) {
+                Some(credential) => {
+                    let ctx = ctx.clone();
+                    running.push(async move {
+                        reconcile_measured(credential, &ctx).await;
+                        key
+                    });
+                }
+                None => {
+                    // Deleted while it waited: nothing to start, no wake-up to keep.
+                    runs.finish(&key);
+                    ctx.wakeups.remove(&key);
+                }
+            }
+        }
+        if stopping && running.is_empty() {
+            break;
+        }
+        tokio::select! {
+            Some(key) = running.next(), if !running.is_empty() => runs.finish(&key),
+            input = inputs.next(), if !stopping => match input {
+                Some(input) => {
+                    let first_list = see(&ctx, &cache, &mut changes, &mut runs, input);
+                    if first_list && let Some(listed) = listed.take() {
+                        listed();
+                    }
+                }
+                None => stopping = true,
+            },
+            () = &mut shutdown, if !stopping => {
+                if listed.is_some() {
+                    info!("stopped before the first list of credentials");
+                }
+                stopping = true;
+            }
+        }
     }
-    info!("stopped before the first list of credentials");
+}
+
+/// Follows one input: the caches, the wake-ups, and the reconciles it asks for. Whether it
+/// completed the first list of credentials.
+fn see(
+    ctx: &Context,
+    cache: &CredentialCache,
+    changes: &mut triggers::CredentialChanges,
+    runs: &mut Runs,
+    input: Input,
+) -> bool {
+    match input {
+        Input::Credential(event) => {
+            let seen = unpacked_event(&event);
+            let asked = match &event {
+                watcher::Event::Apply(c) | watcher::Event::InitApply(c) => Some(c.key()),
+                _ => None,
+            };
+            if let watcher::Event::Delete(gone) = &event {
+                runs.forget(&gone.key());
+                match unpacked(gone) {
+                    Some(gone) => ctx.forget(&gone),
+                    None => ctx.wakeups.remove(&gone.key()),
+                }
+            }
+            cache.apply(event);
+            let Some(seen) = seen else {
+                return false;
+            };
+            match changes.see(seen, jiff::Timestamp::now()) {
+                CredentialChange::Reconcile(_) => {
+                    if let Some(key) = asked {
+                        runs.ask(key);
+                    }
+                }
+                CredentialChange::Listed(first) => {
+                    for (key, at) in first {
+                        ctx.wakeups.set(key, at);
+                    }
+                    return true;
+                }
+                CredentialChange::Nothing => {}
+            }
+        }
+        Input::Secret(secret) => {
+            for key in credentials_for_secret(ctx, cache, &secret) {
+                runs.ask(key);
+            }
+        }
+        Input::Due(key) => runs.ask(key),
+        Input::WatchFailed(error) => warn!(error = %error_chain(&error), "watch"),
+    }
+    false
+}
+
+/// The credentials a changed Secret concerns, except when it is the echo of our own write.
+fn credentials_for_secret(
+    ctx: &Context,
+    cache: &CredentialCache,
+    secret: &PartialObjectMeta<Secret>,
+) -> Vec<Key> {
+    let echo = ctx.secret_cache.is_own_write(
+        secret.metadata.namespace.as_deref().unwrap_or_default(),
+        secret.metadata.name.as_deref().unwrap_or_default(),
+        secret.metadata.resource_version.as_deref(),
+    );
+    if echo {
+        return vec![];
+    }
+    // A managed Secret concerns its owner, found without a pass over every credential (none
+    // if the owner is another operator's), and the credentials in conflict over it, kept
+    // apart as they are rare.
+    if let Some(owner) = triggers::owner(secret) {
+        let (namespace, _) = owner.parts();
+        let name = secret.metadata.name.as_deref().unwrap_or_default();
+        let waiting = ctx.secret_cache.waiting_for(namespace, name);
+        let waiting = waiting.iter().map(|n| Key::new(namespace, n));
+        let owner = cache.contains(&owner).then_some(owner.clone());
+        return owner.into_iter().chain(waiting).collect();
+    }
+    cache.read(|entries| triggers::credentials_for_secret(entries, secret))
 }
 
 /// The credential as a reconcile reads it. Packed by this process, it always unpacks; should
@@ -232,36 +298,28 @@ async fn stopped_before_first_list(
 fn unpacked(cached: &CachedCredential) -> Option<WetixCredential> {
     let credential = cached.credential();
     if credential.is_none() {
+        let key = cached.key();
+        let (namespace, name) = key.parts();
         warn!(
-            namespace = cached.namespace().unwrap_or_default(),
-            name = cached.name_any(),
-            "cached credential does not unpack; skipped"
+            namespace,
+            name, "cached credential does not unpack; skipped"
         );
     }
     credential
 }
 
-/// A watch event as `triggers` reads it, unpacked, and the cached credential it carried.
+/// A credential watch event as `triggers` reads it, unpacked; `None` if it does not unpack.
 fn unpacked_event(
-    event: watcher::Event<CachedCredential>,
-) -> (watcher::Event<WetixCredential>, Option<CachedCredential>) {
+    event: &watcher::Event<CachedCredential>,
+) -> Option<watcher::Event<WetixCredential>> {
     use watcher::Event;
-    match event {
-        Event::Init => (Event::Init, None),
-        Event::InitDone => (Event::InitDone, None),
-        Event::InitApply(cached) => match unpacked(&cached) {
-            Some(c) => (Event::InitApply(c), Some(cached)),
-            None => (Event::Init, None),
-        },
-        Event::Apply(cached) => match unpacked(&cached) {
-            Some(c) => (Event::Apply(c), Some(cached)),
-            None => (Event::Init, None),
-        },
-        Event::Delete(cached) => match unpacked(&cached) {
-            Some(c) => (Event::Delete(c), None),
-            None => (Event::Init, None),
-        },
-    }
+    Some(match event {
+        Event::Init => Event::Init,
+        Event::InitDone => Event::InitDone,
+        Event::InitApply(cached) => Event::InitApply(unpacked(cached)?),
+        Event::Apply(cached) => Event::Apply(unpacked(cached)?),
+        Event::Delete(cached) => Event::Delete(unpacked(cached)?),
+    })
 }
 
 /// The objects a watch reports changed, except those of its first list: every credential is
@@ -323,38 +381,34 @@ where
     }
 }
 
-/// Takes a slot, reconciles, and sets the credential's next wake-up. The reconcile is boxed
-/// so that one waiting for a slot holds only this small future.
-async fn reconcile_measured(
-    cached: Arc<CachedCredential>,
-    ctx: Arc<Context>,
-) -> Result<Action, Error> {
-    let Some(credential) = unpacked(&cached).map(Arc::new) else {
-        return Ok(Action::await_change());
-    };
-    drop(cached);
-    let key = wakeups::Key::of(&credential);
+/// Takes a slot, reconciles, and sets the credential's next wake-up: when the reconcile
+/// asks, or after a failure when its error says (else [`API_ERROR_RETRY`]). Boxed, so that
+/// one waiting for a slot holds only this small future.
+async fn reconcile_measured(credential: WetixCredential, ctx: &Arc<Context>) {
+    let credential = Arc::new(credential);
+    let key = Key::of(&credential);
     let _running = ctx.wakeups.start(&key);
     let _slot = ctx.slots.acquire().await;
     let started = std::time::Instant::now();
-    let result = Box::pin(reconcile::reconcile(credential, ctx.clone())).await;
+    let result = Box::pin(reconcile::reconcile(credential.clone(), ctx.clone())).await;
     ctx.metrics.reconciled(result.is_ok(), started.elapsed());
-    let again = result?;
+    let again = match result {
+        Ok(again) => again,
+        Err(error) => {
+            let (namespace, name) = key.parts();
+            warn!(
+                namespace,
+                name,
+                reason = %error.reason(),
+                error = %error_chain(&error),
+                "reconcile failed"
+            );
+            Some(error.retry_in().unwrap_or(API_ERROR_RETRY))
+        }
+    };
     if let Some(after) = again {
         let now = jiff::Timestamp::now();
         let at = now.checked_add(after).unwrap_or(jiff::Timestamp::MAX);
         ctx.wakeups.set(key, at);
     }
-    Ok(Action::await_change())
-}
-
-fn error_policy(credential: Arc<CachedCredential>, error: &Error, _: Arc<Context>) -> Action {
-    warn!(
-        namespace = credential.namespace().unwrap_or_default(),
-        name = credential.name_any(),
-        reason = %error.reason(),
-        error = %error_chain(error),
-        "reconcile failed"
-    );
-    Action::requeue(error.retry_in().unwrap_or(API_ERROR_RETRY))
 }

@@ -27,6 +27,9 @@
 //! - [`context`]: what every reconcile shares, and each credential's memory.
 //! - [`reconcile`]: carries out what the step decides, feeding each result back.
 //! - [`cached_credential`]: what the credential cache keeps of each credential, packed.
+//! - [`credential_cache`]: the credentials one controller reconciles, as the watch last showed
+//!   them.
+//! - [`runner`]: which reconciles start: one at a time per credential, as many as the slots.
 //! - [`triggers`]: which credentials a Secret change concerns.
 //! - [`wakeups`]: when each credential is next looked at, handed to the controller earliest
 //!   due first as reconcile slots free up.
@@ -63,6 +66,7 @@ pub mod commands;
 pub mod context;
 pub mod controller;
 pub mod credential;
+pub mod credential_cache;
 pub mod duration;
 pub mod endpoint;
 pub mod error_chain;
@@ -75,6 +79,7 @@ pub mod reason;
 pub mod reconcile;
 pub mod rollout;
 pub mod run;
+pub mod runner;
 pub mod schedule;
 pub mod secret_cache;
 pub mod sensitive;

@@ -13,7 +13,7 @@ use wetix_operator::{
     commands,
 };
 
-// One thread: kube-runtime's controller polls every reconcile on the task that runs it, so
+// One thread: the controller polls every reconcile on the task that runs it (`controller`), so
 // worker threads would only carry the HTTP connections, and each response would cross
 // threads to wake its reconcile. At 10,000 credentials one thread used 5.4 MiB less peak RSS
 // at the same throughput (docs/performance.md).

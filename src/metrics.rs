@@ -3,7 +3,6 @@
 
 use std::{sync::Arc, time::Duration};
 
-use kube::runtime::reflector::Store;
 use prometheus_client::{
     encoding::{EncodeLabelSet, EncodeLabelValue, text::encode_registry},
     metrics::{
@@ -16,7 +15,7 @@ use prometheus_client::{
 };
 
 use crate::{
-    cached_credential::CachedCredential,
+    credential_cache::CredentialCache,
     reason::{FailureClass, Reason},
 };
 use fleet::Fleet;
@@ -163,8 +162,8 @@ impl Metrics {
     }
 
     /// Adds one watched scope's credential cache: its statuses are the per-credential series.
-    pub fn watch_credentials(&self, store: Store<CachedCredential>) {
-        self.fleet.watch(store);
+    pub fn watch_credentials(&self, cache: Arc<CredentialCache>) {
+        self.fleet.watch(cache);
     }
 
     /// The OpenMetrics text exposition in pieces, to be sent as they come: the operator's own

@@ -12,14 +12,10 @@ use std::{
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Secret;
-use kube::{
-    ResourceExt,
-    core::PartialObjectMeta,
-    runtime::{reflector::ObjectRef, watcher},
-};
+use kube::{ResourceExt, core::PartialObjectMeta, runtime::watcher};
 
 use crate::{
-    cached_credential::CachedCredential,
+    cached_credential::Entry,
     credential::WetixCredential,
     managed_secret::labels,
     wakeups::{self, Key},
@@ -107,11 +103,11 @@ fn fingerprint(credential: &WetixCredential) -> u64 {
 }
 
 /// The credential a managed Secret names as its owner in its labels.
-pub fn owner(secret: &PartialObjectMeta<Secret>) -> Option<ObjectRef<CachedCredential>> {
+pub fn owner(secret: &PartialObjectMeta<Secret>) -> Option<Key> {
     let labels = secret.labels();
     let managed = labels.get(labels::MANAGED_BY)? == labels::MANAGED_BY_VALUE;
     let owner = labels.get(labels::CREDENTIAL).filter(|_| managed)?;
-    Some(ObjectRef::new(owner).within(&secret.namespace()?))
+    Some(Key::new(&secret.namespace()?, owner))
 }
 
 /// The credentials that must look again when `secret` changes: the one that manages it (by
@@ -120,27 +116,22 @@ pub fn owner(secret: &PartialObjectMeta<Secret>) -> Option<ObjectRef<CachedCrede
 /// with another `--credential-selector`) are not this one's to reconcile. Only those whose
 /// fingerprints name the Secret are unpacked.
 pub fn credentials_for_secret<'a>(
-    credentials: impl IntoIterator<Item = &'a CachedCredential>,
+    credentials: impl IntoIterator<Item = (&'a Key, &'a Entry)>,
     secret: &PartialObjectMeta<Secret>,
-) -> Vec<ObjectRef<CachedCredential>> {
+) -> Vec<Key> {
     let Some(namespace) = secret.namespace() else {
         return vec![];
     };
     let name = secret.name_any();
-    let secret_labels = secret.labels();
-    let owner = secret_labels
-        .get(labels::MANAGED_BY)
-        .filter(|by| *by == labels::MANAGED_BY_VALUE)
-        .and_then(|_| secret_labels.get(labels::CREDENTIAL));
+    let owner = owner(secret);
     let mut found = vec![];
-    for cached in credentials {
-        if cached.namespace().as_deref() != Some(namespace.as_str()) {
+    for (key, entry) in credentials {
+        if key.parts().0 != namespace {
             continue;
         }
-        let owned = owner.is_some_and(|owner| cached.name_any() == *owner);
         let reads_it = || {
-            cached.may_read(&name)
-                && cached.credential().is_some_and(|credential| {
+            entry.may_read(&name)
+                && entry.credential(key).is_some_and(|credential| {
                     let spec = &credential.spec;
                     spec.client_secret_ref.name == name
                         || spec
@@ -150,11 +141,8 @@ pub fn credentials_for_secret<'a>(
                         || credential.secret_name() == name
                 })
         };
-        if owned || reads_it() {
-            let reference = ObjectRef::from(cached);
-            if !found.contains(&reference) {
-                found.push(reference);
-            }
+        if (owner.as_ref() == Some(key) || reads_it()) && !found.contains(key) {
+            found.push(key.clone());
         }
     }
     found
@@ -184,12 +172,24 @@ mod tests {
         }
     }
 
-    fn names(refs: Vec<ObjectRef<CachedCredential>>) -> Vec<String> {
-        refs.into_iter().map(|r| r.name).collect()
+    fn names(keys: Vec<Key>) -> Vec<String> {
+        keys.iter().map(|k| k.parts().1.to_owned()).collect()
     }
 
-    fn cached<const N: usize>(credentials: [WetixCredential; N]) -> [CachedCredential; N] {
-        credentials.map(CachedCredential::new)
+    fn cached<const N: usize>(credentials: [WetixCredential; N]) -> Vec<(Key, Entry)> {
+        credentials
+            .map(|c| {
+                let cached = crate::cached_credential::CachedCredential::new(c);
+                (cached.key(), cached.entry)
+            })
+            .into()
+    }
+
+    fn credentials_for_secret(
+        credentials: &[(Key, Entry)],
+        secret: &PartialObjectMeta<Secret>,
+    ) -> Vec<Key> {
+        super::credentials_for_secret(credentials.iter().map(|(k, e)| (k, e)), secret)
     }
 
     #[test]
@@ -228,8 +228,7 @@ mod tests {
         );
         let ours = cached([credential().named("ticketing"), credential().named("other")]);
         let found = credentials_for_secret(&ours, &labelled);
-        assert_eq!(names(found.clone()), ["ticketing"]);
-        assert_eq!(found[0].namespace.as_deref(), Some("shop"));
+        assert_eq!(found, [Key::new("shop", "ticketing")]);
     }
 
     #[test]
@@ -239,10 +238,7 @@ mod tests {
             ("wetix.my/credential", "ticketing"),
         ];
         let owner = owner(&secret("shop", "t", &both)).unwrap();
-        assert_eq!(
-            (owner.name.as_str(), owner.namespace.as_deref()),
-            ("ticketing", Some("shop"))
-        );
+        assert_eq!(owner.parts(), ("shop", "ticketing"));
         let other_tool = [
             ("app.kubernetes.io/managed-by", "helm"),
             ("wetix.my/credential", "ticketing"),

@@ -1,11 +1,11 @@
 //! When each credential is next looked at, and the hand-over to the controller: earliest due
 //! first, and never more than there are reconcile slots free.
 //!
-//! kube-runtime's controller can requeue by itself, but it keeps every requeued credential
-//! twice in a scheduler of its own (a delay queue and a map, each with a copy of the full
-//! object reference), and starts those that fall due while its slots are busy in hash order:
-//! in a busy renewal round a credential due first could wait behind thousands due after it.
-//! So the operator keeps the times here, one small entry per credential:
+//! A scheduler of delays such as kube-runtime's keeps every requeued credential twice (a
+//! delay queue and a map, each with a copy of the full object reference), and starts those
+//! that fall due while its slots are busy in hash order: in a busy renewal round a credential
+//! due first could wait behind thousands due after it. So the operator keeps the times here,
+//! one small entry per credential:
 //! - a reconcile that ends with "look again in d" sets the credential's wake-up to now + d;
 //! - the credentials of the first list are put here due now (an overdue renewal at its own
 //!   time, so it goes first);
@@ -23,10 +23,10 @@ use std::{
 
 use futures::channel::mpsc::UnboundedSender;
 use jiff::Timestamp;
-use kube::{ResourceExt, runtime::reflector::ObjectRef};
+use kube::ResourceExt;
 use tokio::sync::Notify;
 
-use crate::{cached_credential::CachedCredential, credential::WetixCredential};
+use crate::credential::WetixCredential;
 
 /// Reconciles running at once. Bounds the burst of requests at start-up, when every
 /// credential is looked at once; a renewal round of thousands goes through them in due order.
@@ -58,11 +58,6 @@ impl Key {
     /// Namespace and name. Neither may contain a slash.
     pub fn parts(&self) -> (&str, &str) {
         self.0.split_once('/').unwrap_or(("", &self.0))
-    }
-
-    pub fn object_ref(&self) -> ObjectRef<CachedCredential> {
-        let (namespace, name) = self.parts();
-        ObjectRef::new(name).within(namespace)
     }
 }
 
@@ -218,17 +213,14 @@ impl Wakeups {
 
     /// Hands due credentials to the controller of their namespace (`route`) for as long as
     /// it runs. A credential no controller takes is dropped.
-    pub async fn hand_over(
-        &self,
-        route: impl Fn(&str) -> Option<UnboundedSender<ObjectRef<CachedCredential>>>,
-    ) {
+    pub async fn hand_over(&self, route: impl Fn(&str) -> Option<UnboundedSender<Key>>) {
         loop {
             let now = Timestamp::now();
             let out = self.queue().hand_out(now, SLOTS);
             for key in out.keys {
                 let (namespace, _) = key.parts();
                 if let Some(send) = route(namespace) {
-                    let _ = send.unbounded_send(key.object_ref());
+                    let _ = send.unbounded_send(key);
                 }
             }
             let sleep = out.next.map_or(LONGEST_SLEEP, |at| {
@@ -266,11 +258,6 @@ mod tests {
     fn a_key_gives_back_its_namespace_and_name() {
         let k = Key::new("shop", "wetix");
         assert_eq!(k.parts(), ("shop", "wetix"));
-        let r = k.object_ref();
-        assert_eq!(
-            (r.namespace.as_deref(), r.name.as_str()),
-            (Some("shop"), "wetix")
-        );
     }
 
     #[test]
@@ -394,9 +381,9 @@ mod tests {
         use futures::StreamExt;
         let wait = |s| tokio::time::timeout(Duration::from_secs(5), s);
         let first = wait(to_billing.next()).await.unwrap().unwrap();
-        assert_eq!(first.name, "early");
+        assert_eq!(first.parts(), ("billing", "early"));
         let second = wait(to_shop.next()).await.unwrap().unwrap();
-        assert_eq!(second.name, "late");
+        assert_eq!(second.parts(), ("shop", "late"));
         assert!(wakeups.is_empty());
         feeder.abort();
     }

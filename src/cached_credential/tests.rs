@@ -107,9 +107,9 @@ fn an_issued_credential_takes_a_fifth_of_its_json() {
     let json = serde_json::to_vec(&trimmed(issued())).unwrap();
     let cached = CachedCredential::new(issued());
     assert!(
-        cached.packed_len() * 5 < json.len(),
+        cached.entry.packed_len() * 5 < json.len(),
         "{} bytes packed of {}",
-        cached.packed_len(),
+        cached.entry.packed_len(),
         json.len()
     );
 }
@@ -190,7 +190,7 @@ fn the_summary_is_what_the_metrics_publish() {
         ),
     ];
     for (read, expected) in cases {
-        assert_eq!(CachedCredential::new(read).summary, expected);
+        assert_eq!(CachedCredential::new(read).entry.summary, expected);
     }
 }
 
@@ -211,11 +211,11 @@ fn it_knows_which_secrets_it_may_read() {
         ("other", false),
         ("", false),
     ] {
-        assert_eq!(cached.may_read(secret), reads, "{secret}");
+        assert_eq!(cached.entry.may_read(secret), reads, "{secret}");
     }
     let plain = CachedCredential::new(credential());
-    assert!(plain.may_read("ticketing-token"));
-    assert!(!plain.may_read("bootstrap"));
+    assert!(plain.entry.may_read("ticketing-token"));
+    assert!(!plain.entry.may_read("bootstrap"));
 }
 
 #[test]

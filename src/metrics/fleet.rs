@@ -8,9 +8,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use kube::{Resource, runtime::reflector::Store};
-
-use crate::cached_credential::{CachedCredential, Summary};
+use crate::{cached_credential::Summary, credential_cache::CredentialCache, wakeups::Key};
 
 use super::unix_seconds;
 
@@ -51,22 +49,24 @@ const FAMILIES: [Family; 4] = [
 /// The credential caches of every watched scope.
 #[derive(Debug, Default)]
 pub struct Fleet {
-    stores: RwLock<Vec<Store<CachedCredential>>>,
+    caches: RwLock<Vec<Arc<CredentialCache>>>,
 }
 
 impl Fleet {
-    pub fn watch(&self, store: Store<CachedCredential>) {
-        let mut stores = self.stores.write().unwrap_or_else(|e| e.into_inner());
-        stores.push(store);
+    pub fn watch(&self, cache: Arc<CredentialCache>) {
+        let mut caches = self.caches.write().unwrap_or_else(|e| e.into_inner());
+        caches.push(cache);
     }
 
     /// The four families over the credentials cached now, as text in pieces.
     pub fn text(&self) -> FleetText {
-        let stores = self.stores.read().unwrap_or_else(|e| e.into_inner());
+        let caches = self.caches.read().unwrap_or_else(|e| e.into_inner());
         FleetText {
-            credentials: stores.iter().flat_map(|s| s.state()).collect(),
+            caches: caches.clone(),
             family: 0,
-            next: 0,
+            cache: 0,
+            after: None,
+            started: false,
         }
     }
 }
@@ -76,11 +76,16 @@ pub const SERIES_PER_PIECE: usize = 500;
 
 /// The per-credential families as OpenMetrics text, [`SERIES_PER_PIECE`] credentials at a
 /// time, so that a scrape of ten thousand credentials never holds all of its text (4 MB and
-/// more) at once. Holds a snapshot of the cache: one pointer per credential.
+/// more) at once, nor a copy of the cache: each piece reads the next credentials of the cache
+/// as it is then.
 pub struct FleetText {
-    credentials: Vec<Arc<CachedCredential>>,
+    caches: Vec<Arc<CredentialCache>>,
     family: usize,
-    next: usize,
+    /// The cache being read, and the last credential of it read.
+    cache: usize,
+    after: Option<Key>,
+    /// Whether the family's header is written.
+    started: bool,
 }
 
 impl Iterator for FleetText {
@@ -89,35 +94,39 @@ impl Iterator for FleetText {
     fn next(&mut self) -> Option<String> {
         let family = FAMILIES.get(self.family)?;
         let mut text = String::new();
-        if self.next == 0 {
+        if !self.started {
             let Family { name, help, .. } = family;
             text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+            self.started = true;
         }
-        let end = (self.next + SERIES_PER_PIECE).min(self.credentials.len());
-        for credential in self.credentials.get(self.next..end).unwrap_or_default() {
-            let Some(value) = credential.summary.as_ref().and_then(family.value) else {
+        let piece = match self.caches.get(self.cache) {
+            Some(cache) => cache.summaries(self.after.as_ref(), SERIES_PER_PIECE),
+            None => vec![],
+        };
+        for (key, summary) in &piece {
+            let Some(value) = (family.value)(summary) else {
                 continue;
             };
+            let (namespace, name) = key.parts();
             text.push_str(family.name);
             text.push_str("{namespace=\"");
-            push_escaped(
-                &mut text,
-                credential.meta().namespace.as_deref().unwrap_or_default(),
-            );
+            push_escaped(&mut text, namespace);
             text.push_str("\",name=\"");
-            push_escaped(
-                &mut text,
-                credential.meta().name.as_deref().unwrap_or_default(),
-            );
+            push_escaped(&mut text, name);
             text.push_str("\"} ");
             text.push_str(dtoa::Buffer::new().format(value));
             text.push('\n');
         }
-        if end == self.credentials.len() {
-            self.family += 1;
-            self.next = 0;
+        if piece.len() == SERIES_PER_PIECE {
+            self.after = piece.into_iter().next_back().map(|(key, _)| key);
+        } else if self.cache + 1 < self.caches.len() {
+            self.cache += 1;
+            self.after = None;
         } else {
-            self.next = end;
+            self.family += 1;
+            self.cache = 0;
+            self.after = None;
+            self.started = false;
         }
         Some(text)
     }

@@ -49,15 +49,14 @@ fn times_at_the_ends_of_the_range_are_published_as_exact_unix_seconds() {
     }
 }
 
-fn cached(credentials: Vec<WetixCredential>) -> Store<CachedCredential> {
-    use kube::runtime::{reflector, watcher};
-    let (store, mut writer) = reflector::store();
-    writer.apply_watcher_event(&watcher::Event::Init);
+fn cached(credentials: Vec<WetixCredential>) -> Arc<crate::credential_cache::CredentialCache> {
+    let cache = Arc::new(crate::credential_cache::CredentialCache::default());
     for c in credentials {
-        writer.apply_watcher_event(&watcher::Event::InitApply(CachedCredential::new(c)));
+        cache.apply(kube::runtime::watcher::Event::Apply(CachedCredential::new(
+            c,
+        )));
     }
-    writer.apply_watcher_event(&watcher::Event::InitDone);
-    store
+    cache
 }
 
 #[test]

@@ -1,0 +1,183 @@
+//! The credentials one controller reconciles, as its watch last showed them: one packed
+//! [`Entry`] each (see `cached_credential`), by namespace and name.
+//!
+//! It follows the watch as kube-runtime's reflector would: a change or a deletion applies at
+//! once; a list (the first, or after the watch was away) is gathered aside and replaces the
+//! whole cache when complete, so a credential deleted meanwhile leaves it. Kept in key order,
+//! so that a scrape can read it a few hundred credentials at a time.
+
+use std::{
+    collections::{BTreeMap, btree_map},
+    sync::RwLock,
+};
+
+use kube::runtime::watcher;
+
+use crate::{
+    cached_credential::{CachedCredential, Entry, Summary},
+    credential::WetixCredential,
+    wakeups::Key,
+};
+
+/// One controller's credentials.
+#[derive(Debug, Default)]
+pub struct CredentialCache {
+    state: RwLock<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    entries: BTreeMap<Key, Entry>,
+    /// A list under way, not yet complete.
+    listing: Option<BTreeMap<Key, Entry>>,
+}
+
+impl CredentialCache {
+    /// Follows one event of the credential watch.
+    pub fn apply(&self, event: watcher::Event<CachedCredential>) {
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        match event {
+            watcher::Event::Init => state.listing = Some(BTreeMap::new()),
+            watcher::Event::InitApply(cached) => {
+                let key = cached.key();
+                match state.listing.as_mut() {
+                    Some(listing) => listing.insert(key, cached.entry),
+                    None => state.entries.insert(key, cached.entry),
+                };
+            }
+            watcher::Event::InitDone => {
+                if let Some(listed) = state.listing.take() {
+                    state.entries = listed;
+                }
+            }
+            watcher::Event::Apply(cached) => {
+                state.entries.insert(cached.key(), cached.entry);
+            }
+            watcher::Event::Delete(cached) => {
+                state.entries.remove(&cached.key());
+            }
+        }
+    }
+
+    /// The credential `key` as a reconcile reads it, if cached.
+    pub fn credential(&self, key: &Key) -> Option<WetixCredential> {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        state.entries.get(key)?.credential(key)
+    }
+
+    pub fn contains(&self, key: &Key) -> bool {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        state.entries.contains_key(key)
+    }
+
+    /// `read` over every cached credential, in key order.
+    pub fn read<T>(&self, read: impl FnOnce(btree_map::Iter<'_, Key, Entry>) -> T) -> T {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        read(state.entries.iter())
+    }
+
+    /// Up to `count` summaries of the credentials after `after` (from the first: `None`), in
+    /// key order; credentials without a status are passed over.
+    pub fn summaries(&self, after: Option<&Key>, count: usize) -> Vec<(Key, Summary)> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let from = after.map_or(Unbounded, Excluded);
+        state
+            .entries
+            .range((from, Unbounded))
+            .filter_map(|(key, entry)| Some((key.clone(), entry.summary?)))
+            .take(count)
+            .collect()
+    }
+
+    /// How many credentials are cached.
+    pub fn len(&self) -> usize {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        state.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{CredentialFixture, credential};
+    use watcher::Event;
+
+    fn cached(name: &str, generation: i64) -> CachedCredential {
+        let mut c = credential().named(name);
+        c.metadata.generation = Some(generation);
+        CachedCredential::new(c)
+    }
+
+    fn generations(cache: &CredentialCache) -> Vec<(String, Option<i64>)> {
+        cache.read(|entries| {
+            entries
+                .map(|(key, entry)| {
+                    let c = entry.credential(key).unwrap();
+                    (c.metadata.name.unwrap(), c.metadata.generation)
+                })
+                .collect()
+        })
+    }
+
+    #[test]
+    fn changes_and_deletions_apply_at_once() {
+        let cache = CredentialCache::default();
+        cache.apply(Event::Apply(cached("b", 1)));
+        cache.apply(Event::Apply(cached("a", 1)));
+        cache.apply(Event::Apply(cached("b", 2)));
+        assert_eq!(
+            generations(&cache),
+            [("a".into(), Some(1)), ("b".into(), Some(2))]
+        );
+        cache.apply(Event::Delete(cached("a", 1)));
+        assert_eq!(generations(&cache), [("b".into(), Some(2))]);
+        let key = Key::new("shop", "b");
+        assert_eq!(cache.credential(&key).unwrap().metadata.generation, Some(2));
+        assert!(cache.credential(&Key::new("shop", "a")).is_none());
+    }
+
+    #[test]
+    fn a_relist_replaces_the_cache_when_complete_and_drops_what_was_deleted_meanwhile() {
+        let cache = CredentialCache::default();
+        cache.apply(Event::Init);
+        cache.apply(Event::InitApply(cached("a", 1)));
+        cache.apply(Event::InitApply(cached("gone", 1)));
+        cache.apply(Event::InitDone);
+        assert_eq!(cache.len(), 2);
+        cache.apply(Event::Init);
+        cache.apply(Event::InitApply(cached("a", 2)));
+        assert_eq!(
+            generations(&cache),
+            [("a".into(), Some(1)), ("gone".into(), Some(1))],
+            "readable as before while the list runs"
+        );
+        cache.apply(Event::InitDone);
+        assert_eq!(generations(&cache), [("a".into(), Some(2))]);
+    }
+
+    #[test]
+    fn summaries_are_read_in_pieces_in_key_order_passing_over_credentials_without_status() {
+        let cache = CredentialCache::default();
+        for name in ["d", "b", "a", "c", "e"] {
+            let mut c = credential().named(name);
+            if name != "c" {
+                c.status = Some(Default::default());
+            }
+            cache.apply(Event::Apply(CachedCredential::new(c)));
+        }
+        let names = |s: Vec<(Key, Summary)>| -> Vec<String> {
+            s.iter().map(|(k, _)| k.parts().1.to_owned()).collect()
+        };
+        let first = cache.summaries(None, 2);
+        assert_eq!(names(first.clone()), ["a", "b"]);
+        let second = cache.summaries(first.last().map(|(k, _)| k), 2);
+        assert_eq!(names(second.clone()), ["d", "e"]);
+        let third = cache.summaries(second.last().map(|(k, _)| k), 2);
+        assert!(third.is_empty());
+    }
+}

@@ -32,6 +32,13 @@ struct State {
     listing: Option<BTreeMap<Key, Entry>>,
 }
 
+impl State {
+    fn latest(&self, key: &Key) -> Option<&Entry> {
+        let listed = self.listing.as_ref().and_then(|listing| listing.get(key));
+        listed.or_else(|| self.entries.get(key))
+    }
+}
+
 impl CredentialCache {
     /// Follows one event of the credential watch.
     pub fn apply(&self, event: watcher::Event<CachedCredential>) {
@@ -59,15 +66,17 @@ impl CredentialCache {
         }
     }
 
-    /// The credential `key` as a reconcile reads it, if cached.
+    /// The credential `key` as a reconcile reads it, if cached: as the list under way shows
+    /// it, if it does (a credential created while the watch was away is found before the list
+    /// completes), else as last seen.
     pub fn credential(&self, key: &Key) -> Option<WetixCredential> {
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
-        state.entries.get(key)?.credential(key)
+        state.latest(key)?.credential(key)
     }
 
     pub fn contains(&self, key: &Key) -> bool {
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
-        state.entries.contains_key(key)
+        state.latest(key).is_some()
     }
 
     /// `read` over every cached credential, in key order.
@@ -158,6 +167,29 @@ mod tests {
         );
         cache.apply(Event::InitDone);
         assert_eq!(generations(&cache), [("a".into(), Some(2))]);
+    }
+
+    #[test]
+    fn a_reconcile_during_a_relist_reads_the_credential_as_the_list_shows_it() {
+        let cache = CredentialCache::default();
+        cache.apply(Event::Init);
+        cache.apply(Event::InitApply(cached("a", 1)));
+        cache.apply(Event::InitDone);
+        cache.apply(Event::Init);
+        cache.apply(Event::InitApply(cached("a", 2)));
+        cache.apply(Event::InitApply(cached("created-meanwhile", 1)));
+        let generation = |name: &str| {
+            let credential = cache.credential(&Key::new("shop", name));
+            credential.and_then(|c| c.metadata.generation)
+        };
+        assert_eq!(generation("a"), Some(2));
+        assert_eq!(generation("created-meanwhile"), Some(1));
+        assert!(cache.contains(&Key::new("shop", "created-meanwhile")));
+        assert_eq!(
+            cache.len(),
+            1,
+            "the metrics still read the last complete list"
+        );
     }
 
     #[test]

@@ -130,7 +130,11 @@ async fn a_restarted_operator_reads_tokens_back_and_asks_wetix_for_nothing(serve
     let before = stack.wait_ready("ticketing", "TokenIssued").await;
     let exit = stack.stop_operator().await;
     assert!(exit.success(), "clean exit on SIGTERM: {exit:?}");
-    assert!(stack.logs().contains("shutdown requested"));
+    assert!(
+        stack.stopped_log_shows("shutdown requested").await,
+        "{}",
+        stack.logs()
+    );
 
     stack.wetix.clear_calls();
     stack.start_operator().await;

@@ -196,6 +196,15 @@ impl Stack {
     }
 
     /// What the operator processes wrote so far, the stopped ones first.
+    /// Whether the log of the operator stopped last shows `needle` within 5 s: its last lines
+    /// may still be on their way through the pipe when it has exited.
+    pub async fn stopped_log_shows(&self, needle: &str) -> bool {
+        match self.stopped.last() {
+            Some(process) => process.wait_log(needle, Duration::from_secs(5)).await,
+            None => false,
+        }
+    }
+
     pub fn logs(&self) -> String {
         self.stopped
             .iter()

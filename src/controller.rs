@@ -173,20 +173,11 @@ async fn control(
             let Some(key) = runs.start(wakeups::SLOTS) else {
                 break;
             };
-            match cache.credential(&key) {
-                Some(credential) => {
-                    let ctx = ctx.clone();
-                    running.push(async move {
-                        reconcile_measured(credential, &ctx).await;
-                        key
-                    });
-                }
-                None => {
-                    // Deleted while it waited: nothing to start, no wake-up to keep.
-                    runs.finish(&key);
-                    ctx.wakeups.remove(&key);
-                }
-            }
+            let (cache, ctx) = (cache.clone(), ctx.clone());
+            running.push(async move {
+                reconcile_measured(&key, &cache, &ctx).await;
+                key
+            });
         }
         if stopping && running.is_empty() {
             break;
@@ -384,13 +375,20 @@ where
 /// Takes a slot, reconciles, and sets the credential's next wake-up: when the reconcile
 /// asks, or after a failure when its error says (else [`API_ERROR_RETRY`]). Boxed, so that
 /// one waiting for a slot holds only this small future.
-async fn reconcile_measured(credential: WetixCredential, ctx: &Arc<Context>) {
-    let credential = Arc::new(credential);
-    let key = Key::of(&credential);
-    let _running = ctx.wakeups.start(&key);
+///
+/// The credential is taken from the cache once the slot is ours, and the reconcile reads its
+/// memory in the same poll: no watch event comes in between, so the two always agree, and a
+/// change made while it waited is already seen.
+async fn reconcile_measured(key: &Key, cache: &CredentialCache, ctx: &Arc<Context>) {
+    let _running = ctx.wakeups.start(key);
     let _slot = ctx.slots.acquire().await;
+    let Some(credential) = cache.credential(key).map(Arc::new) else {
+        // Deleted while it waited: nothing to do, no wake-up to keep.
+        ctx.wakeups.remove(key);
+        return;
+    };
     let started = std::time::Instant::now();
-    let result = Box::pin(reconcile::reconcile(credential.clone(), ctx.clone())).await;
+    let result = Box::pin(reconcile::reconcile(credential, ctx.clone())).await;
     ctx.metrics.reconciled(result.is_ok(), started.elapsed());
     let again = match result {
         Ok(again) => again,
@@ -409,6 +407,6 @@ async fn reconcile_measured(credential: WetixCredential, ctx: &Arc<Context>) {
     if let Some(after) = again {
         let now = jiff::Timestamp::now();
         let at = now.checked_add(after).unwrap_or(jiff::Timestamp::MAX);
-        ctx.wakeups.set(key, at);
+        ctx.wakeups.set(key.clone(), at);
     }
 }

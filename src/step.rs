@@ -86,9 +86,10 @@ pub enum Effect {
 /// Decides the next step of a reconcile at `observed.now`.
 pub fn decide(observed: &Observed<'_>, memory: &Memory) -> Decision {
     let credential = observed.credential;
-    if memory.superseded_version.is_some()
-        && memory.superseded_version == credential.metadata.resource_version
-    {
+    if memory.is_stale(
+        credential.metadata.resource_version.as_deref(),
+        observed.now,
+    ) {
         return Decision::Act(Act {
             effects: vec![],
             memory: memory.clone(),
@@ -257,7 +258,9 @@ mod memory;
 mod observed;
 mod outcome;
 
-pub use memory::{FIRST_WRITE_RETRY, MAX_WRITE_RETRY, Memory, Pending, write_failed, write_wait};
+pub use memory::{
+    FIRST_WRITE_RETRY, MAX_WRITE_RETRY, Memory, Pending, STALE_WINDOW, write_failed, write_wait,
+};
 pub use observed::{Observed, Seen, last_handled_refresh_request, pending_refresh_request};
 use outcome::{Asked, Step};
 pub use outcome::{api_failed, requeue_after};

@@ -69,7 +69,7 @@ impl Reconcile<'_> {
             .await
             .map_err(Error::WriteStatus)?;
         let before = self.credential.metadata.resource_version.clone();
-        memory.status_written(before, written.metadata.resource_version);
+        memory.status_written(before, written.metadata.resource_version, self.now);
         Ok(())
     }
 

@@ -5,6 +5,10 @@ use std::time::Duration;
 
 use crate::{managed_secret::StoredTokens, reason::Reason};
 
+/// How long after our status write an older revision still counts as its stale echo: the
+/// watch shows the write within seconds.
+pub const STALE_WINDOW: Duration = Duration::from_secs(120);
+
 /// The first wait after a failed write of new tokens; it doubles up to [`MAX_WRITE_RETRY`].
 pub const FIRST_WRITE_RETRY: Duration = Duration::from_millis(200);
 /// As long as any retry waits: a write the API server keeps refusing (422, 403) must not be
@@ -26,6 +30,11 @@ pub struct Memory {
     /// The resourceVersion our last status write replaced. The cache can still hand that old
     /// version to a reconcile after the write; acting on its stale status would undo the write.
     pub superseded_version: Option<String>,
+    /// The resourceVersion our last status write made, when it is a number (an etcd
+    /// revision), and when: for [`STALE_WINDOW`] after it, a version before it is stale too,
+    /// such as one another write made between the version read and ours, which the watch has
+    /// not yet shown as replaced.
+    pub status_revision: Option<(u64, jiff::Timestamp)>,
     /// Reconciles in a row that the Kubernetes API failed: the backoff doubles with each.
     /// (Lost on restart: the backoff starts again from 5 s.)
     pub api_failures: u32,
@@ -54,9 +63,35 @@ impl Memory {
         self.unreported = None;
     }
 
-    /// After our status write moved the credential from `before` to `after`.
-    pub fn status_written(&mut self, before: Option<String>, after: Option<String>) {
+    /// Whether a credential at `version` is older than our last status write: the version
+    /// it replaced, or, where versions are etcd revisions, any version before the one it made.
+    /// The revision rule holds only for [`STALE_WINDOW`] after the write, so that revisions
+    /// that went back (etcd restored from a backup) stall nothing for longer.
+    pub fn is_stale(&self, version: Option<&str>, now: jiff::Timestamp) -> bool {
+        let Some(version) = version else {
+            return false;
+        };
+        if self.superseded_version.as_deref() == Some(version) {
+            return true;
+        }
+        match (version.parse::<u64>(), self.status_revision) {
+            (Ok(seen), Some((made, at))) => {
+                seen < made && now.duration_since(at).unsigned_abs() < STALE_WINDOW
+            }
+            _ => false,
+        }
+    }
+
+    /// After our status write, at `at`, moved the credential from `before` to `after`.
+    pub fn status_written(
+        &mut self,
+        before: Option<String>,
+        after: Option<String>,
+        at: jiff::Timestamp,
+    ) {
         if after != before {
+            let made = after.as_deref().and_then(|v| v.parse().ok());
+            self.status_revision = made.map(|made| (made, at));
             self.superseded_version = before;
         }
     }

@@ -548,14 +548,56 @@ fn a_superseded_version_is_looked_at_again_shortly_without_acting() {
     scene.credential.metadata.resource_version = Some("41".into());
     scene
         .memory
-        .status_written(Some("41".into()), Some("42".into()));
+        .status_written(Some("41".into()), Some("42".into()), scene.now);
     let act = scene.act();
     assert!(act.effects.is_empty());
     assert_eq!(act.requeue, Some(STALE_RETRY));
 
     let mut unchanged = Memory::default();
-    unchanged.status_written(Some("41".into()), Some("41".into()));
+    unchanged.status_written(Some("41".into()), Some("41".into()), scene.now);
     assert_eq!(unchanged.superseded_version, None);
+}
+
+#[test]
+fn any_version_before_our_last_status_write_is_stale_and_it_or_a_later_one_is_not() {
+    // Our write replaced 41 and made 45; 43 is another write between the two (a refresh
+    // request handled by our write, say) that the watch shows only after our reply.
+    let written_at = Scene::new().now;
+    let mut memory = Memory::default();
+    memory.status_written(Some("41".into()), Some("45".into()), written_at);
+    let cases = [
+        (Some("41"), true),
+        (Some("43"), true),
+        (Some("44"), true),
+        (Some("45"), false),
+        (Some("46"), false),
+        (None, false),
+    ];
+    for (version, stale) in cases {
+        assert_eq!(memory.is_stale(version, written_at), stale, "{version:?}");
+        let mut scene = Scene::new();
+        scene.credential.metadata.resource_version = version.map(str::to_owned);
+        scene.memory = memory.clone();
+        let skipped = matches!(
+            scene.decide(),
+            Decision::Act(act) if act.effects.is_empty() && act.requeue == Some(STALE_RETRY)
+        );
+        assert_eq!(
+            skipped, stale,
+            "{version:?}: a stale version asks for nothing"
+        );
+    }
+    // Past the window an older revision is no echo (etcd restored from a backup, say): it is
+    // acted on. The version the write replaced stays stale.
+    let later = written_at + STALE_WINDOW;
+    assert!(!memory.is_stale(Some("43"), later));
+    assert!(memory.is_stale(Some("41"), later));
+    // Versions that are not numbers are compared only for equality.
+    let mut opaque = Memory::default();
+    opaque.status_written(Some("a1".into()), Some("b2".into()), written_at);
+    assert!(opaque.is_stale(Some("a1"), written_at));
+    assert!(!opaque.is_stale(Some("a0"), written_at));
+    assert!(!opaque.is_stale(Some("b2"), written_at));
 }
 
 #[test]

@@ -215,15 +215,17 @@ fn see(
     match input {
         Input::Credential(event) => {
             let seen = unpacked_event(&event);
-            let asked = match &event {
-                watcher::Event::Apply(c) | watcher::Event::InitApply(c) => Some(c.key()),
+            let key = match &event {
+                watcher::Event::Apply(c)
+                | watcher::Event::InitApply(c)
+                | watcher::Event::Delete(c) => Some(c.key()),
                 _ => None,
             };
-            if let watcher::Event::Delete(gone) = &event {
-                runs.forget(&gone.key());
-                match unpacked(gone) {
-                    Some(gone) => ctx.forget(&gone),
-                    None => ctx.wakeups.remove(&gone.key()),
+            if let (watcher::Event::Delete(_), Some(gone)) = (&event, &key) {
+                runs.forget(gone);
+                match &seen {
+                    Some(watcher::Event::Delete(credential)) => ctx.forget(credential),
+                    _ => ctx.wakeups.remove(gone),
                 }
             }
             cache.apply(event);
@@ -232,7 +234,7 @@ fn see(
             };
             match changes.see(seen, jiff::Timestamp::now()) {
                 CredentialChange::Reconcile(_) => {
-                    if let Some(key) = asked {
+                    if let Some(key) = key {
                         runs.ask(key);
                     }
                 }

@@ -100,13 +100,10 @@ impl CredentialCache {
     }
 
     /// How many credentials are cached.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
         state.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

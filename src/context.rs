@@ -60,6 +60,37 @@ impl Context {
         self.memory.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Keeps what a reconcile of the credential `uid` leaves to remember; nothing at all
+    /// when there is nothing to remember, as for most credentials between their renewals.
+    pub(crate) fn remember(&self, uid: String, memory: Memory) {
+        let mut memories = self.memory();
+        if memory.is_empty() {
+            memories.remove(&uid);
+        } else {
+            memories.insert(uid, Box::new(memory));
+        }
+    }
+
+    /// The credential `uid` is now cached at `version`: what its memory kept against older
+    /// versions goes once this one follows our last status write (see [`Memory::settle`]).
+    pub(crate) fn settle(&self, uid: &str, version: Option<&str>) {
+        let mut memories = self.memory();
+        let Some(memory) = memories.get_mut(uid) else {
+            return;
+        };
+        memory.settle(version);
+        if memory.is_empty() {
+            memories.remove(uid);
+        }
+    }
+
+    /// Whether the memory of credential `uid` still guards against older versions.
+    pub(crate) fn guards_against_stale(&self, uid: &str) -> bool {
+        self.memory()
+            .get(uid)
+            .is_some_and(|m| m.status_revision.is_some())
+    }
+
     /// Forget a credential that no longer exists, its wake-up, and what is kept of its
     /// managed Secret.
     pub fn forget(&self, credential: &WetixCredential) {

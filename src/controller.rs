@@ -232,6 +232,11 @@ fn see(
             let Some(seen) = seen else {
                 return false;
             };
+            if let watcher::Event::Apply(now) | watcher::Event::InitApply(now) = &seen
+                && let Some(uid) = now.metadata.uid.as_deref()
+            {
+                ctx.settle(uid, now.metadata.resource_version.as_deref());
+            }
             match changes.see(seen, jiff::Timestamp::now()) {
                 CredentialChange::Reconcile(_) => {
                     if let Some(key) = key {
@@ -389,9 +394,18 @@ async fn reconcile_measured(key: &Key, cache: &CredentialCache, ctx: &Arc<Contex
         ctx.wakeups.remove(key);
         return;
     };
+    let uid = credential.metadata.uid.clone();
     let started = std::time::Instant::now();
     let result = Box::pin(reconcile::reconcile(credential, ctx.clone())).await;
     ctx.metrics.reconciled(result.is_ok(), started.elapsed());
+    // The watch may have shown the reconcile's status write before the reconcile ended: the
+    // cache then already holds a version that settles its memory.
+    if let Some(uid) = uid.as_deref()
+        && ctx.guards_against_stale(uid)
+        && let Some(now) = cache.credential(key)
+    {
+        ctx.settle(uid, now.metadata.resource_version.as_deref());
+    }
     let again = match result {
         Ok(again) => again,
         Err(error) => {

@@ -59,7 +59,7 @@ pub async fn reconcile(
             })
         }
     };
-    ctx.memory().insert(uid, Box::new(memory));
+    ctx.remember(uid, memory);
     result
 }
 

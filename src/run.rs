@@ -186,8 +186,12 @@ pub async fn run_with(
 /// How the WetixCredentials are watched: every one in scope, or those `--credential-selector`
 /// picks, filtered by the API server: the others never reach the cache, so they are never
 /// reconciled, and a credential relabelled out of the selector is dropped as if deleted.
+///
+/// Lists are consistent reads (the API server serves them from its cache once it has caught
+/// up with etcd), never "any version": a list from a lagging server could show a credential
+/// as it was before our own status write, after the watch had shown the write.
 fn credential_watch(args: &RunArgs) -> watcher::Config {
-    let config = watcher::Config::default().any_semantic();
+    let config = watcher::Config::default();
     match args.credential_selector() {
         Some(selector) => config.labels_from(selector),
         None => config,

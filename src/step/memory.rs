@@ -82,6 +82,25 @@ impl Memory {
         }
     }
 
+    /// The watch shows the credential at `version`. Once that is at or after the revision our
+    /// last status write made, no older version can reach a reconcile again (the cache
+    /// follows the watch in order, and its lists are consistent reads), so the stale guard
+    /// is dropped.
+    pub fn settle(&mut self, version: Option<&str>) {
+        let seen = version.and_then(|v| v.parse::<u64>().ok());
+        if let (Some(seen), Some((made, _))) = (seen, self.status_revision)
+            && seen >= made
+        {
+            self.superseded_version = None;
+            self.status_revision = None;
+        }
+    }
+
+    /// Whether there is nothing to remember: then nothing is kept.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
     /// After our status write, at `at`, moved the credential from `before` to `after`.
     pub fn status_written(
         &mut self,

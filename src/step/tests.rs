@@ -601,6 +601,44 @@ fn any_version_before_our_last_status_write_is_stale_and_it_or_a_later_one_is_no
 }
 
 #[test]
+fn the_watch_showing_our_status_write_or_later_settles_the_guard_and_nothing_is_left() {
+    let written_at = Scene::new().now;
+    let mut guarded = Memory::default();
+    guarded.status_written(Some("41".into()), Some("45".into()), written_at);
+    // What the watch shows next: the guard goes only at or after the revision we made.
+    let cases = [
+        (Some("43"), false),
+        (Some("44"), false),
+        (Some("45"), true),
+        (Some("46"), true),
+        (Some("not-a-number"), false),
+        (None, false),
+    ];
+    for (version, settled) in cases {
+        let mut memory = guarded.clone();
+        memory.settle(version);
+        assert_eq!(memory.is_empty(), settled, "{version:?}");
+        assert_eq!(
+            !memory.is_stale(Some("41"), written_at),
+            settled,
+            "{version:?}"
+        );
+    }
+    // Anything else it remembers stays: only the guard is settled.
+    let mut failing = guarded.clone();
+    failing.api_failures = 2;
+    failing.settle(Some("45"));
+    assert!(!failing.is_empty());
+    assert_eq!(failing.api_failures, 2);
+    assert_eq!(failing.status_revision, None);
+    // Opaque versions cannot be ordered: the guard stays.
+    let mut opaque = Memory::default();
+    opaque.status_written(Some("a1".into()), Some("b2".into()), written_at);
+    opaque.settle(Some("b2"));
+    assert!(opaque.is_stale(Some("a1"), written_at));
+}
+
+#[test]
 fn an_unreadable_spec_is_invalid_spec_naming_the_field_and_nothing_else_is_done() {
     let mut scene = Scene::new();
     scene.client = None;

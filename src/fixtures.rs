@@ -78,7 +78,7 @@ impl CredentialFixture for WetixCredential {
 pub fn pair(issued: &str, access_secs: i64, refresh_secs: i64) -> TokenPair {
     let issued_at = at(issued);
     TokenPair {
-        access_token: Sensitive::new(format!("access-{issued}")),
+        access_token: Sensitive::new(format!("access-{issued}")).into(),
         refresh_token: Sensitive::new(format!("refresh-{issued}")),
         access: Lifetime {
             issued_at,

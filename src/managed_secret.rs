@@ -165,7 +165,7 @@ fn read_tokens(secret: &Secret) -> Option<StoredTokens> {
     let access_issued = time(annotations::REFRESHED_AT)?;
     Some(StoredTokens {
         pair: TokenPair {
-            access_token,
+            access_token: access_token.into(),
             refresh_token,
             access: Lifetime {
                 issued_at: access_issued,
@@ -222,20 +222,18 @@ pub fn rfc3339(t: Timestamp) -> String {
 }
 
 /// The Secret the credential must have, as an apply body: only the fields the operator owns.
+/// Tokens whose access token is withheld give a body without the two keys that hold it,
+/// good only for comparing (see [`body_hash`](crate::secret_cache::body_hash)): writing
+/// needs the token itself.
 pub fn desired(credential: &WetixCredential, tokens: &StoredTokens) -> Secret {
     let pair = &tokens.pair;
     let text = |v: &str| ByteString(v.as_bytes().to_vec());
-    let data = BTreeMap::from([
-        (keys::ACCESS_TOKEN.into(), text(pair.access_token.expose())),
+    let mut data = BTreeMap::from([
         (
             keys::REFRESH_TOKEN.into(),
             text(pair.refresh_token.expose()),
         ),
         (keys::TOKEN_TYPE.into(), text("Bearer")),
-        (
-            keys::AUTHORIZATION.into(),
-            text(&format!("Bearer {}", pair.access_token.expose())),
-        ),
         (
             keys::EXPIRES_AT.into(),
             text(&rfc3339(pair.access.expires_at)),
@@ -245,6 +243,12 @@ pub fn desired(credential: &WetixCredential, tokens: &StoredTokens) -> Secret {
             text(&rfc3339(pair.refresh.expires_at)),
         ),
     ]);
+    if let Some(access_token) = pair.access_token.held() {
+        let access_token = access_token.expose();
+        data.insert(keys::ACCESS_TOKEN.into(), text(access_token));
+        let bearer = format!("Bearer {access_token}");
+        data.insert(keys::AUTHORIZATION.into(), text(&bearer));
+    }
 
     // The template first, the operator's own keys last: a template can add keys, never
     // replace ours, even if validation were skipped.

@@ -16,7 +16,7 @@ use crate::{
     oauth::{OAuthError, TokenRequest},
     plan::Why,
     rollout,
-    step::{self, Act, Decision, Effect, Memory, Observed, Write},
+    step::{self, Act, Decision, Effect, Memory, Observed, Seen, Write},
     tokens::TokenPair,
 };
 
@@ -113,6 +113,10 @@ impl Reconcile<'_> {
                     Ok(there) => seen = Some(there),
                     Err(error) => return (memory, Err(error)),
                 },
+                Decision::ReadBack => match self.get(&self.secret_name).await {
+                    Ok(there) => seen = Some(Seen::Read(there.map(Box::new))),
+                    Err(error) => return (memory, Err(error)),
+                },
                 Decision::Claim if claims < MAX_CLAIMS => {
                     claims += 1;
                     match self.claim().await {
@@ -188,6 +192,14 @@ impl Reconcile<'_> {
                     Err(self.write_error(source))
                 }
             },
+            Write::Restore(tokens) if tokens.pair.access_token.held().is_none() => {
+                // The step reads the Secret back before it rewrites it. Should it ever not,
+                // nothing is written rather than a Secret without its access token.
+                warn!(secret = %self.secret_name, "not restoring the managed Secret: its access token was not read back");
+                let cache = &self.ctx.secret_cache;
+                cache.forget_written(&self.namespace, &self.secret_name);
+                Ok(())
+            }
             Write::Restore(tokens) => {
                 info!(secret = %self.secret_name, "restoring the managed Secret");
                 let result = self.write_secret(&tokens, version).await;

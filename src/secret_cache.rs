@@ -21,7 +21,7 @@ use std::{
 use k8s_openapi::api::core::v1::Secret;
 use kube::{api::ObjectMeta, core::PartialObjectMeta, runtime::watcher};
 
-use crate::managed_secret::StoredTokens;
+use crate::managed_secret::{StoredTokens, keys};
 
 /// `namespace/name`: one allocation, and 16 bytes in a map's table.
 type Key = Box<str>;
@@ -31,11 +31,28 @@ type Key = Box<str>;
 pub struct Written {
     /// The UID of the credential that wrote it: another credential naming the same Secret
     /// must read it, and find it is not its own.
-    pub by: String,
-    pub resource_version: String,
+    pub by: Box<str>,
+    pub resource_version: Box<str>,
+    /// The tokens written, the access token withheld: a rewrite reads it back.
     pub tokens: StoredTokens,
     /// [`body_hash`] of what was applied: compared with what the credential now wants.
     pub body: u64,
+}
+
+impl Written {
+    /// What is kept of `desired`, written with `tokens` by the credential `by` and now at
+    /// `resource_version`.
+    pub fn new(by: &str, resource_version: &str, tokens: &StoredTokens, desired: &Secret) -> Self {
+        Self {
+            by: by.into(),
+            resource_version: resource_version.into(),
+            tokens: StoredTokens {
+                pair: tokens.pair.withheld(),
+                issued_for: tokens.issued_for.clone(),
+            },
+            body: body_hash(desired),
+        }
+    }
 }
 
 /// The label a user puts on a client or bootstrap Secret so the operator watches it.
@@ -319,7 +336,7 @@ impl SecretCache {
         resource_version.is_some()
             && written
                 .get(&key(namespace, name))
-                .map(|w| w.resource_version.as_str())
+                .map(|w| &*w.resource_version)
                 == resource_version
     }
 
@@ -382,12 +399,19 @@ fn key_of(secret: &PartialObjectMeta<Secret>) -> Key {
     key(namespace, metadata.name.as_deref().unwrap_or_default())
 }
 
-/// A fingerprint of an apply body: equal bodies, equal hashes.
+/// A fingerprint of an apply body: equal bodies, equal hashes. The keys holding the access
+/// token are left out, so that a body built with the token withheld hashes as the one
+/// written; the token's fingerprint annotation tells one token from another.
 pub fn body_hash(secret: &Secret) -> u64 {
+    let mut secret = secret.clone();
+    if let Some(data) = secret.data.as_mut() {
+        data.remove(keys::ACCESS_TOKEN);
+        data.remove(keys::AUTHORIZATION);
+    }
     // serde_json fails only on a map with non-string keys or a `Serialize` impl that errors; a
     // Secret is strings, string-keyed maps and bytes (written as base64 strings).
     #[allow(clippy::expect_used, reason = "a Secret always serializes")]
-    let bytes = serde_json::to_vec(secret).expect("a Secret always serializes");
+    let bytes = serde_json::to_vec(&secret).expect("a Secret always serializes");
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     bytes.hash(&mut hasher);
     hasher.finish()

@@ -37,6 +37,9 @@ pub enum Decision {
     /// Read the managed Secret (from what was last written, if nobody changed it since),
     /// then decide again.
     ReadManaged,
+    /// Read the managed Secret from the API server, then decide again: it must be written
+    /// again, and what was last written keeps no access token.
+    ReadBack,
     /// Read this Secret of the credential's namespace, then decide again.
     Read(String),
     /// Create the managed Secret as [`managed_secret::claim`] if it is still absent, then
@@ -209,6 +212,9 @@ pub fn decide(observed: &Observed<'_>, memory: &Memory) -> Decision {
             };
             let desired = managed_secret::desired(credential, tokens);
             let effects = if managed.needs_update(&desired) {
+                if tokens.pair.access_token.held().is_none() {
+                    return Decision::ReadBack;
+                }
                 vec![Effect::WriteSecret {
                     write: Write::Restore(tokens.clone()),
                     version: managed.version(),

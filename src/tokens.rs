@@ -42,7 +42,7 @@ impl Lifetime {
 /// An access token and a refresh token with their lifetimes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TokenPair {
-    pub access_token: Sensitive,
+    pub access_token: AccessToken,
     pub refresh_token: Sensitive,
     pub access: Lifetime,
     pub refresh: Lifetime,
@@ -51,14 +51,68 @@ pub struct TokenPair {
 impl TokenPair {
     /// The first 16 hex digits of SHA-256(access_token): identifies a token without revealing it.
     pub fn fingerprint(&self) -> String {
-        fingerprint(&self.access_token)
+        self.access_token.fingerprint()
+    }
+
+    /// The pair without its access token, which only a write of the Secret needs.
+    pub fn withheld(&self) -> Self {
+        Self {
+            access_token: self.access_token.withheld(),
+            ..self.clone()
+        }
+    }
+}
+
+/// An access token, or only its fingerprint. What the operator keeps of the Secrets it wrote
+/// holds the fingerprint alone: the token is needed again only to write the Secret once more,
+/// and is read back from it then, while every renewal needs the refresh token.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AccessToken {
+    Held(Sensitive),
+    /// The first 8 bytes of its SHA-256.
+    Withheld(u64),
+}
+
+impl AccessToken {
+    /// The token, if held.
+    pub fn held(&self) -> Option<&Sensitive> {
+        match self {
+            Self::Held(token) => Some(token),
+            Self::Withheld(_) => None,
+        }
+    }
+
+    /// See [`TokenPair::fingerprint`].
+    pub fn fingerprint(&self) -> String {
+        format!("{:016x}", self.digest())
+    }
+
+    fn digest(&self) -> u64 {
+        match self {
+            Self::Held(token) => digest(token),
+            Self::Withheld(digest) => *digest,
+        }
+    }
+
+    pub fn withheld(&self) -> Self {
+        Self::Withheld(self.digest())
+    }
+}
+
+impl From<Sensitive> for AccessToken {
+    fn from(token: Sensitive) -> Self {
+        Self::Held(token)
     }
 }
 
 /// The first 16 hex digits of SHA-256 of a secret value.
 pub fn fingerprint(value: &Sensitive) -> String {
+    format!("{:016x}", digest(value))
+}
+
+fn digest(value: &Sensitive) -> u64 {
     let digest = Sha256::digest(value.expose().as_bytes());
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    digest.iter().take(8).fold(0, |n, b| n << 8 | u64::from(*b))
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ on_both!(
     a_server_url_outside_the_allow_list_is_refused_and_never_called,
     a_deleted_managed_secret_is_restored_with_a_fresh_pair,
     an_edited_expiry_in_the_secret_is_restored_without_a_token_request,
+    a_new_template_label_reaches_the_secret_with_the_same_tokens_and_no_request,
     no_token_or_client_secret_appears_in_logs_events_or_status,
     rollout_targets_restart_when_the_token_changes_and_a_missing_one_is_reported,
     a_rotated_client_secret_gets_a_fresh_pair_at_once,
@@ -379,6 +380,33 @@ async fn an_edited_expiry_in_the_secret_is_restored_without_a_token_request(serv
         assert!(tokio::time::Instant::now() < deadline, "{}", stack.logs());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    assert_eq!(stack.wetix.calls().len(), 1);
+}
+
+async fn a_new_template_label_reaches_the_secret_with_the_same_tokens_and_no_request(
+    server: Server,
+) {
+    let stack = Stack::running(server, 3600, 7200).await;
+    stack.create_credential("ticketing", json!({})).await;
+    stack.wait_ready("ticketing", "TokenIssued").await;
+    let first = stack.secret_data("ticketing-token").await;
+    let label = json!({"spec": {"secretTemplate": {"labels": {"team": "box-office"}}}});
+    stack
+        .credentials()
+        .patch("ticketing", &PatchParams::default(), &Patch::Merge(&label))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let secret = stack.secrets().get("ticketing-token").await.unwrap();
+        if secret.metadata.labels.unwrap_or_default().get("team") == Some(&"box-office".into()) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{}", stack.logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The Secret is written again with the tokens it held, access token and all.
+    assert_eq!(stack.secret_data("ticketing-token").await, first);
     assert_eq!(stack.wetix.calls().len(), 1);
 }
 

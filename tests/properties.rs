@@ -428,7 +428,7 @@ fn stored_tokens(lifetime: BoxedStrategy<Lifetime>) -> impl Strategy<Value = Sto
     );
     (lifetime, refresh, issued_for()).prop_map(|(access, (own, longer), issued_for)| StoredTokens {
         pair: TokenPair {
-            access_token: Sensitive::new("access"),
+            access_token: Sensitive::new("access").into(),
             refresh_token: Sensitive::new("refresh"),
             access,
             refresh: match longer {

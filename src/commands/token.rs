@@ -258,7 +258,8 @@ struct Printed<'a> {
 /// The token pair as pretty JSON, expiries in RFC 3339 UTC as in the managed Secret.
 pub fn render(pair: &TokenPair) -> String {
     let printed = Printed {
-        access_token: pair.access_token.expose(),
+        // A pair WeTix has just issued: its access token is held.
+        access_token: pair.access_token.held().map_or("", Sensitive::expose),
         refresh_token: pair.refresh_token.expose(),
         expires_at: rfc3339(pair.access.expires_at),
         refresh_token_expires_at: rfc3339(pair.refresh.expires_at),

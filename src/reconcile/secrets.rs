@@ -10,7 +10,7 @@ use super::{Error, Reconcile};
 use crate::{
     error_chain::error_chain,
     managed_secret::{self, Existing, FIELD_MANAGER, StoredTokens},
-    secret_cache::{self, Written},
+    secret_cache::Written,
     step::Seen,
 };
 
@@ -19,7 +19,7 @@ impl Reconcile<'_> {
     /// has never seen it, else read.
     pub(super) async fn see_managed_secret(&self) -> Result<Seen, Error> {
         let cache = &self.ctx.secret_cache;
-        let ours = |w: &Written| Some(&w.by) == self.credential.metadata.uid.as_ref();
+        let ours = |w: &Written| Some(&*w.by) == self.credential.metadata.uid.as_deref();
         if let Some(written) = cache
             .written(&self.namespace, &self.secret_name)
             .filter(ours)
@@ -52,12 +52,7 @@ impl Reconcile<'_> {
         if managed_secret::needs_update(secret, &desired) {
             return;
         }
-        let written = Written {
-            by: uid,
-            resource_version,
-            tokens,
-            body: secret_cache::body_hash(&desired),
-        };
+        let written = Written::new(&uid, &resource_version, &tokens, &desired);
         let cache = &self.ctx.secret_cache;
         cache.remember_written(&self.namespace, &self.secret_name, written);
     }
@@ -70,7 +65,7 @@ impl Reconcile<'_> {
         Ok(self.get(name).await?.map(Arc::new))
     }
 
-    async fn get(&self, name: &str) -> Result<Option<Secret>, Error> {
+    pub(super) async fn get(&self, name: &str) -> Result<Option<Secret>, Error> {
         self.secrets
             .get_opt(name)
             .await
@@ -119,12 +114,8 @@ impl Reconcile<'_> {
         desired.metadata.resource_version = None;
         info!(secret = %self.secret_name, fingerprint = %tokens.pair.fingerprint(), "managed Secret written");
         if let Some(resource_version) = written.metadata.resource_version {
-            let written = Written {
-                by: self.credential.metadata.uid.clone().unwrap_or_default(),
-                resource_version,
-                tokens: tokens.clone(),
-                body: secret_cache::body_hash(&desired),
-            };
+            let by = self.credential.metadata.uid.as_deref().unwrap_or_default();
+            let written = Written::new(by, &resource_version, tokens, &desired);
             let cache = &self.ctx.secret_cache;
             cache.remember_written(&self.namespace, &self.secret_name, written);
         }

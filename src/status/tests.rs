@@ -176,7 +176,7 @@ fn no_token_value_appears_anywhere_in_the_status() {
         },
     );
     let text = serde_json::to_string(&status).unwrap();
-    assert!(!text.contains(tokens.pair.access_token.expose()));
+    assert!(!text.contains(tokens.pair.access_token.held().unwrap().expose()));
     assert!(!text.contains(tokens.pair.refresh_token.expose()));
 }
 

@@ -56,7 +56,7 @@ impl Seen {
     pub fn version(&self) -> Option<String> {
         match self {
             Self::Read(secret) => secret.as_ref()?.metadata.resource_version.clone(),
-            Self::Written(written) => Some(written.resource_version.clone()),
+            Self::Written(written) => Some(written.resource_version.to_string()),
         }
     }
 

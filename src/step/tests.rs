@@ -17,7 +17,7 @@ use crate::{
     oauth::{OAuthError, TransientCause},
     reason::Notice,
     schedule,
-    secret_cache::{Written, body_hash},
+    secret_cache::Written,
     tokens::TokenPair,
 };
 use jiff::Timestamp;
@@ -81,13 +81,9 @@ impl Scene {
     /// The credential's own tokens (issued at T0: access 1 h, refresh 2 h) in its Secret.
     fn with_tokens(mut self) -> Self {
         let tokens = self.tokens(pair(T0, 3600, 7200));
-        let body = body_hash(&managed_secret::desired(&self.credential, &tokens));
-        self.seen = Seen::Written(Written {
-            by: self.credential.metadata.uid.clone().unwrap_or_default(),
-            resource_version: "7".into(),
-            tokens,
-            body,
-        });
+        let desired = managed_secret::desired(&self.credential, &tokens);
+        let uid = self.credential.metadata.uid.clone().unwrap_or_default();
+        self.seen = Seen::Written(Written::new(&uid, "7", &tokens, &desired));
         self
     }
 
@@ -531,15 +527,56 @@ fn a_secret_of_someone_else_is_a_conflict_and_never_written() {
 
 #[test]
 fn kept_tokens_restore_an_edited_secret_without_a_request() {
-    let mut scene = Scene::new().with_tokens().at("2026-11-25T10:10:00Z");
-    if let Seen::Written(written) = &mut scene.seen {
-        written.body = 0;
-    }
-    let act = scene.act();
-    assert!(matches!(writes(&act)[..], [Write::Restore(_)]));
-    assert_eq!(ready_reason(&act), "TokenValid");
     let untouched = Scene::new().with_tokens().at("2026-11-25T10:10:00Z").act();
     assert!(writes(&untouched).is_empty());
+
+    // A label added to the template: what was last written keeps no access token, so the
+    // Secret is read back before it is written again.
+    let mut scene = Scene::new().with_tokens().at("2026-11-25T10:10:00Z");
+    let before = scene.credential.clone();
+    let template = scene
+        .credential
+        .spec
+        .secret_template
+        .get_or_insert_default();
+    template.labels.insert("team".into(), "box-office".into());
+    assert!(matches!(scene.decide(), Decision::ReadBack));
+
+    let tokens = scene.tokens(pair(T0, 3600, 7200));
+    let mut there = managed_secret::desired(&before, &tokens);
+    there.metadata.resource_version = Some("7".into());
+    scene.seen = Seen::Read(Some(Box::new(there)));
+    let act = scene.act();
+    let [Write::Restore(restored)] = writes(&act)[..] else {
+        panic!("expected one restore, got {:?}", writes(&act));
+    };
+    assert_eq!(
+        restored, &tokens,
+        "the access token read back is written again"
+    );
+    assert_eq!(ready_reason(&act), "TokenValid");
+}
+
+#[test]
+fn what_was_last_written_keeps_the_refresh_token_and_only_the_fingerprint_of_the_access_token() {
+    let scene = Scene::new().with_tokens();
+    let Seen::Written(written) = &scene.seen else {
+        unreachable!("with_tokens sees what was written");
+    };
+    let tokens = scene.tokens(pair(T0, 3600, 7200));
+    assert_eq!(written.tokens.pair.access_token.held(), None);
+    assert_eq!(written.tokens.pair.fingerprint(), tokens.pair.fingerprint());
+    assert_eq!(written.tokens.pair.refresh_token, tokens.pair.refresh_token);
+    assert_eq!(written.tokens.pair.access, tokens.pair.access);
+    // Nothing changed: the body built without the access token matches the one written.
+    let desired = managed_secret::desired(&scene.credential, &written.tokens);
+    assert!(!scene.seen.needs_update(&desired));
+    assert!(
+        desired
+            .data
+            .as_ref()
+            .is_some_and(|d| !d.contains_key("access_token"))
+    );
 }
 
 #[test]

@@ -86,7 +86,7 @@ pub fn token_pair_from_response(
     }
 
     Ok(TokenPair {
-        access_token,
+        access_token: access_token.into(),
         refresh_token,
         access,
         refresh,

@@ -176,7 +176,7 @@ fn the_answer_prints_as_json_with_rfc3339_expiries() {
     assert_eq!(
         printed,
         serde_json::json!({
-            "access_token": pair.access_token.expose(),
+            "access_token": pair.access_token.held().unwrap().expose(),
             "refresh_token": pair.refresh_token.expose(),
             "expires_at": "2027-01-24T10:00:00Z",
             "refresh_token_expires_at": "2027-11-25T10:00:00Z",

@@ -5,7 +5,7 @@
 //!   own: what the operator last wrote is kept (`written`) until the watch shows the Secret at
 //!   another version, or gone;
 //! - client and bootstrap Secrets that their owners labelled [`WATCH_LABEL`]`=true`, by
-//!   their data and version only (a few boxed strings each, not the whole Secret): a
+//!   their data and version only (one allocation each, not the whole Secret): a
 //!   reconcile takes them from memory, and a change to one reconciles the credentials that
 //!   read it.
 //!
@@ -94,40 +94,66 @@ struct Referenced {
 type Namespaces = HashMap<Box<str>, HashMap<Box<str>, Entry>>;
 
 /// What a reconcile reads of a labelled Secret: its data. And its version, to tell which one
-/// it read. No `Debug`: the values are client secrets and refresh tokens.
+/// it read. All in one allocation (see [`Entry::of`]), not two for each key. No `Debug`: the
+/// values are client secrets and refresh tokens.
 struct Entry {
-    resource_version: Option<Box<str>>,
-    data: Box<[Datum]>,
+    packed: Box<[u8]>,
 }
 
-/// One key of a Secret's data and its value.
-type Datum = (Box<str>, Box<[u8]>);
-
 impl Entry {
+    /// The version (empty: none), then each key and value, each as its length (4 bytes,
+    /// little-endian) and its bytes. A Secret's data is at most 1 MiB.
     fn of(secret: &Secret) -> Self {
+        let version = secret
+            .metadata
+            .resource_version
+            .as_deref()
+            .unwrap_or_default();
         let data = secret.data.iter().flatten();
-        Self {
-            resource_version: secret.metadata.resource_version.as_deref().map(Box::from),
-            data: data
-                .map(|(key, value)| (Box::from(key.as_str()), Box::from(value.0.as_slice())))
-                .collect(),
+        let mut fields = vec![version.as_bytes()];
+        for (key, value) in data {
+            fields.extend([key.as_bytes(), value.0.as_slice()]);
         }
+        let mut packed = Vec::with_capacity(fields.iter().map(|f| 4 + f.len()).sum());
+        for field in fields {
+            let len = u32::try_from(field.len()).unwrap_or(u32::MAX);
+            packed.extend(len.to_le_bytes());
+            packed.extend(field);
+        }
+        Self {
+            packed: packed.into_boxed_slice(),
+        }
+    }
+
+    /// The fields in the order [`Entry::of`] wrote them.
+    fn fields(&self) -> impl Iterator<Item = &[u8]> {
+        let mut rest = &self.packed[..];
+        std::iter::from_fn(move || {
+            let (len, after) = rest.split_first_chunk::<4>()?;
+            let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
+            let (field, after) = after.split_at_checked(len)?;
+            rest = after;
+            Some(field)
+        })
     }
 
     /// The Secret again, with what was kept of it.
     fn secret(&self, namespace: &str, name: &str) -> Secret {
-        let data = self.data.iter().map(|(key, value)| {
-            let value = k8s_openapi::ByteString(value.to_vec());
-            (key.to_string(), value)
-        });
+        let mut fields = self.fields();
+        let version = fields.next().unwrap_or_default();
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        let mut data = std::collections::BTreeMap::new();
+        while let (Some(key), Some(value)) = (fields.next(), fields.next()) {
+            data.insert(text(key), k8s_openapi::ByteString(value.to_vec()));
+        }
         Secret {
             metadata: ObjectMeta {
                 name: Some(name.to_owned()),
                 namespace: Some(namespace.to_owned()),
-                resource_version: self.resource_version.as_deref().map(str::to_owned),
+                resource_version: (!version.is_empty()).then(|| text(version)),
                 ..ObjectMeta::default()
             },
-            data: Some(data.collect()),
+            data: Some(data),
             ..Secret::default()
         }
     }
@@ -518,6 +544,46 @@ mod tests {
         );
         assert!(cache.referenced("shop", "unlabelled-client").is_none());
         assert!(cache.referenced("billing", "wetix-client").is_none());
+    }
+
+    #[test]
+    fn a_kept_secret_gives_back_exactly_its_version_and_data() {
+        let bytes = |v: &[u8]| k8s_openapi::ByteString(v.to_vec());
+        let many: std::collections::BTreeMap<_, _> = (0..40)
+            .map(|i| (format!("key-{i}"), bytes(&[i; 300])))
+            .collect();
+        let cases = [
+            (
+                Some("7"),
+                Some([("client_id".to_owned(), bytes(b"ticketing\n"))].into()),
+            ),
+            (
+                None,
+                Some([("binary".to_owned(), bytes(&[0, 255, 13, 10]))].into()),
+            ),
+            (
+                Some("8"),
+                Some(
+                    [
+                        ("empty".to_owned(), bytes(b"")),
+                        ("".to_owned(), bytes(b"x")),
+                    ]
+                    .into(),
+                ),
+            ),
+            (Some("9"), None),
+            (Some("10"), Some(many)),
+        ];
+        for (version, data) in cases {
+            let mut secret = secret("wetix-client", version.unwrap_or_default());
+            secret.metadata.resource_version = version.map(str::to_owned);
+            secret.data = data.clone();
+            let kept = Entry::of(&secret).secret("shop", "wetix-client");
+            assert_eq!(kept.metadata.resource_version.as_deref(), version);
+            assert_eq!(kept.data, Some(data.unwrap_or_default()), "{version:?}");
+            assert_eq!(kept.metadata.name.as_deref(), Some("wetix-client"));
+            assert_eq!(kept.metadata.namespace.as_deref(), Some("shop"));
+        }
     }
 
     #[test]

@@ -70,6 +70,7 @@ pub mod credential_cache;
 pub mod duration;
 pub mod endpoint;
 pub mod error_chain;
+pub mod heap;
 pub mod leader;
 pub mod managed_secret;
 pub mod metrics;

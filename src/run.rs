@@ -111,6 +111,11 @@ pub async fn run_with(
         reporter,
         metrics.clone(),
     ));
+    // Like the health server, it stops with the process.
+    let finished = ctx.finished.clone();
+    tokio::spawn(crate::heap::trim_while_busy(move || {
+        finished.load(Ordering::Relaxed)
+    }));
     let shutdown = shutdown.shared();
     let synced = readiness.synced.clone();
     let on_ready = move || {

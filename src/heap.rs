@@ -3,9 +3,10 @@
 //! glibc's allocator returns memory to the system only from the top of its heap. In a burst of
 //! reconciles (the first issue of a fleet, a renewal round) the buffers of thousands of
 //! requests and watch events are allocated and freed in between what stays (new tokens, the
-//! credentials packed again), so whole pages freed inside the heap stay resident, and the
-//! RSS climbs through the burst. `malloc_trim` returns every whole free page; the operator
-//! calls it once a [`TRIM_EVERY`] while reconciles finish, and not at all when none do.
+//! credentials packed again), so whole pages freed inside the heap stay resident.
+//! `malloc_trim` returns every whole free page; the operator calls it once a [`TRIM_EVERY`]
+//! while reconciles finish, and not at all when none do. At 10,000 credentials that is 1 MiB
+//! less steady RSS (docs/performance.md).
 
 use std::time::Duration;
 

@@ -33,8 +33,6 @@ pub struct Context {
     pub wakeups: Arc<Wakeups>,
     /// The reconcile slots, shared by the controllers of all watched namespaces.
     pub slots: tokio::sync::Semaphore,
-    /// Reconciles finished so far, for [`crate::heap::trim_while_busy`].
-    pub finished: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Context {
@@ -55,7 +53,6 @@ impl Context {
             secret_cache: SecretCache::default(),
             wakeups: Arc::default(),
             slots: tokio::sync::Semaphore::new(wakeups::SLOTS),
-            finished: Arc::default(),
         }
     }
 

@@ -398,8 +398,6 @@ async fn reconcile_measured(key: &Key, cache: &CredentialCache, ctx: &Arc<Contex
     let started = std::time::Instant::now();
     let result = Box::pin(reconcile::reconcile(credential, ctx.clone())).await;
     ctx.metrics.reconciled(result.is_ok(), started.elapsed());
-    ctx.finished
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     // The watch may have shown the reconcile's status write before the reconcile ended: the
     // cache then already holds a version that settles its memory.
     if let Some(uid) = uid.as_deref()

@@ -143,6 +143,15 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
+    /// Reconciles finished so far, successful or not.
+    pub fn reconciles_finished(&self) -> u64 {
+        [ReconcileResult::success, ReconcileResult::error]
+            .into_iter()
+            .filter_map(|result| self.reconciles.get(&ReconcileLabels { result }))
+            .map(|counter| counter.get())
+            .sum()
+    }
+
     /// Records one reconcile.
     pub fn reconciled(&self, ok: bool, took: Duration) {
         let result = if ok {

@@ -112,9 +112,9 @@ pub async fn run_with(
         metrics.clone(),
     ));
     // Like the health server, it stops with the process.
-    let finished = ctx.finished.clone();
+    let finished = metrics.clone();
     tokio::spawn(crate::heap::trim_while_busy(move || {
-        finished.load(Ordering::Relaxed)
+        finished.reconciles_finished()
     }));
     let shutdown = shutdown.shared();
     let synced = readiness.synced.clone();

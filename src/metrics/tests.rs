@@ -202,3 +202,19 @@ fn label_values_are_escaped_as_openmetrics_requires() {
         "{text}"
     );
 }
+
+#[test]
+fn finished_reconciles_count_both_results_and_add_no_series() {
+    let metrics = Metrics::default();
+    assert_eq!(metrics.reconciles_finished(), 0);
+    assert!(!metrics.render().contains("result=\"error\""));
+    metrics.reconciled(true, Duration::from_millis(3));
+    metrics.reconciled(true, Duration::from_millis(3));
+    assert_eq!(metrics.reconciles_finished(), 2);
+    assert!(
+        !metrics.render().contains("result=\"error\""),
+        "reading adds nothing"
+    );
+    metrics.reconciled(false, Duration::from_millis(3));
+    assert_eq!(metrics.reconciles_finished(), 3);
+}

@@ -51,6 +51,9 @@ pub struct Entry {
     pub summary: Option<Summary>,
     /// Fingerprints of the Secrets it reads: client, bootstrap refresh token, managed.
     reads: [u64; 3],
+    /// Its resourceVersion as an etcd revision, when it is one: what a reconcile's memory is
+    /// settled by (`step::Memory::settle`) without unpacking.
+    pub revision: Option<std::num::NonZeroU64>,
     /// [`Packed`] as JSON, compressed, and its length before.
     packed: Box<[u8]>,
     unpacked_len: u32,
@@ -86,6 +89,11 @@ impl CachedCredential {
             status,
             ..
         } = credential;
+        let revision = metadata
+            .resource_version
+            .as_deref()
+            .and_then(step::revision);
+        let revision = revision.and_then(std::num::NonZeroU64::new);
         let kept = ObjectMeta {
             name: metadata.name.take(),
             namespace: metadata.namespace.take(),
@@ -110,6 +118,7 @@ impl CachedCredential {
             entry: Entry {
                 summary,
                 reads,
+                revision,
                 packed: lz4_flex::block::compress_with_dict(&json, DICTIONARY).into_boxed_slice(),
                 unpacked_len: u32::try_from(json.len()).unwrap_or(u32::MAX),
             },

@@ -71,14 +71,14 @@ impl Context {
         }
     }
 
-    /// The credential `uid` is now cached at `version`: what its memory kept against older
+    /// The credential `uid` is now cached at `revision`: what its memory kept against older
     /// versions goes once this one follows our last status write (see [`Memory::settle`]).
-    pub(crate) fn settle(&self, uid: &str, version: Option<&str>) {
+    pub(crate) fn settle(&self, uid: &str, revision: Option<u64>) {
         let mut memories = self.memory();
         let Some(memory) = memories.get_mut(uid) else {
             return;
         };
-        memory.settle(version);
+        memory.settle(revision);
         if memory.is_empty() {
             memories.remove(uid);
         }

@@ -36,6 +36,7 @@ use crate::{
     reconcile::{self, Context},
     runner::Runs,
     secret_cache::{MANAGED_SELECTOR, WATCH_SELECTOR},
+    step,
     triggers::{self, CredentialChange},
     wakeups::{self, Key},
 };
@@ -235,7 +236,8 @@ fn see(
             if let watcher::Event::Apply(now) | watcher::Event::InitApply(now) = &seen
                 && let Some(uid) = now.metadata.uid.as_deref()
             {
-                ctx.settle(uid, now.metadata.resource_version.as_deref());
+                let revision = now.metadata.resource_version.as_deref();
+                ctx.settle(uid, revision.and_then(step::revision));
             }
             match changes.see(seen, jiff::Timestamp::now()) {
                 CredentialChange::Reconcile(_) => {
@@ -402,9 +404,8 @@ async fn reconcile_measured(key: &Key, cache: &CredentialCache, ctx: &Arc<Contex
     // cache then already holds a version that settles its memory.
     if let Some(uid) = uid.as_deref()
         && ctx.guards_against_stale(uid)
-        && let Some(now) = cache.credential(key)
     {
-        ctx.settle(uid, now.metadata.resource_version.as_deref());
+        ctx.settle(uid, cache.revision(key));
     }
     let again = match result {
         Ok(again) => again,

@@ -74,6 +74,13 @@ impl CredentialCache {
         state.latest(key)?.credential(key)
     }
 
+    /// The credential's version as an etcd revision, as the cache holds it (see
+    /// [`CredentialCache::credential`]), without unpacking it.
+    pub fn revision(&self, key: &Key) -> Option<u64> {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        state.latest(key)?.revision.map(std::num::NonZeroU64::get)
+    }
+
     pub fn contains(&self, key: &Key) -> bool {
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
         state.latest(key).is_some()
@@ -128,6 +135,27 @@ mod tests {
                 })
                 .collect()
         })
+    }
+
+    #[test]
+    fn the_revision_is_the_cached_version_as_a_number_without_unpacking() {
+        let cache = CredentialCache::default();
+        let at = |version: &str| {
+            let mut c = credential().named("ticketing");
+            c.metadata.resource_version = Some(version.into());
+            CachedCredential::new(c)
+        };
+        let key = at("1").key();
+        assert_eq!(cache.revision(&key), None, "not cached");
+        cache.apply(Event::Apply(at("42")));
+        assert_eq!(cache.revision(&key), Some(42));
+        // A list under way shows the latest.
+        cache.apply(Event::Init);
+        cache.apply(Event::InitApply(at("43")));
+        assert_eq!(cache.revision(&key), Some(43));
+        cache.apply(Event::InitDone);
+        cache.apply(Event::Apply(at("opaque")));
+        assert_eq!(cache.revision(&key), None, "not a number: no order");
     }
 
     #[test]

@@ -265,7 +265,8 @@ mod observed;
 mod outcome;
 
 pub use memory::{
-    FIRST_WRITE_RETRY, MAX_WRITE_RETRY, Memory, Pending, STALE_WINDOW, write_failed, write_wait,
+    FIRST_WRITE_RETRY, MAX_WRITE_RETRY, Memory, Pending, STALE_WINDOW, revision, write_failed,
+    write_wait,
 };
 pub use observed::{Observed, Seen, last_handled_refresh_request, pending_refresh_request};
 use outcome::{Asked, Step};

@@ -74,21 +74,21 @@ impl Memory {
         if self.superseded_version.as_deref() == Some(version) {
             return true;
         }
-        match (version.parse::<u64>(), self.status_revision) {
-            (Ok(seen), Some((made, at))) => {
+        match (revision(version), self.status_revision) {
+            (Some(seen), Some((made, at))) => {
                 seen < made && now.duration_since(at).unsigned_abs() < STALE_WINDOW
             }
             _ => false,
         }
     }
 
-    /// The watch shows the credential at `version`. Once that is at or after the revision our
+    /// The watch shows the credential at `revision` (its version, when that is an etcd
+    /// revision: see [`revision`]). Once that is at or after the revision our
     /// last status write made, no older version can reach a reconcile again (the cache
     /// follows the watch in order, and its lists are consistent reads), so the stale guard
     /// is dropped.
-    pub fn settle(&mut self, version: Option<&str>) {
-        let seen = version.and_then(|v| v.parse::<u64>().ok());
-        if let (Some(seen), Some((made, _))) = (seen, self.status_revision)
+    pub fn settle(&mut self, revision: Option<u64>) {
+        if let (Some(seen), Some((made, _))) = (revision, self.status_revision)
             && seen >= made
         {
             self.superseded_version = None;
@@ -109,11 +109,17 @@ impl Memory {
         at: jiff::Timestamp,
     ) {
         if after != before {
-            let made = after.as_deref().and_then(|v| v.parse().ok());
+            let made = after.as_deref().and_then(revision);
             self.status_revision = made.map(|made| (made, at));
             self.superseded_version = before;
         }
     }
+}
+
+/// A resourceVersion as an etcd revision, when it is a number: the API server's are, and
+/// only then can two be ordered.
+pub fn revision(version: &str) -> Option<u64> {
+    version.parse().ok()
 }
 
 /// After a failed write of new tokens: the tokens are kept for the next reconcile, which

@@ -653,7 +653,7 @@ fn the_watch_showing_our_status_write_or_later_settles_the_guard_and_nothing_is_
     ];
     for (version, settled) in cases {
         let mut memory = guarded.clone();
-        memory.settle(version);
+        memory.settle(version.and_then(revision));
         assert_eq!(memory.is_empty(), settled, "{version:?}");
         assert_eq!(
             !memory.is_stale(Some("41"), written_at),
@@ -664,14 +664,14 @@ fn the_watch_showing_our_status_write_or_later_settles_the_guard_and_nothing_is_
     // Anything else it remembers stays: only the guard is settled.
     let mut failing = guarded.clone();
     failing.api_failures = 2;
-    failing.settle(Some("45"));
+    failing.settle(Some(45));
     assert!(!failing.is_empty());
     assert_eq!(failing.api_failures, 2);
     assert_eq!(failing.status_revision, None);
     // Opaque versions cannot be ordered: the guard stays.
     let mut opaque = Memory::default();
     opaque.status_written(Some("a1".into()), Some("b2".into()), written_at);
-    opaque.settle(Some("b2"));
+    opaque.settle(revision("b2"));
     assert!(opaque.is_stale(Some("a1"), written_at));
 }
 

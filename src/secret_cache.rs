@@ -53,6 +53,37 @@ impl Written {
             body: body_hash(desired),
         }
     }
+
+    /// Becomes `new`, in the allocations this record already has wherever they have room.
+    /// The cache keeps each record where it was first allocated: replaced with a new one at
+    /// each renewal, allocated among the buffers of the reconcile that wrote it, the records
+    /// of a burst of renewals end up one or two to a page of the heap once those buffers are
+    /// freed, and the heap stays that large (docs/performance.md, "Where the peak came from").
+    fn overwrite(&mut self, new: &Written) {
+        overwrite_str(&mut self.by, &new.by);
+        overwrite_str(&mut self.resource_version, &new.resource_version);
+        let (kept, pair) = (&mut self.tokens.pair, &new.tokens.pair);
+        kept.access_token.clone_from(&pair.access_token);
+        kept.refresh_token.clone_from(&pair.refresh_token);
+        kept.access = pair.access;
+        kept.refresh = pair.refresh;
+        self.tokens.issued_for.clone_from(&new.tokens.issued_for);
+        self.body = new.body;
+    }
+}
+
+/// `kept` becomes `new`, in place if they are of one length.
+fn overwrite_str(kept: &mut Box<str>, new: &str) {
+    if kept.len() == new.len() {
+        // A boxed str's buffer is exactly its length: the String made of it has no room to
+        // spare, takes `new` without growing, and gives the same buffer back.
+        let mut text = std::mem::take(kept).into_string();
+        text.clear();
+        text.push_str(new);
+        *kept = text.into_boxed_str();
+    } else {
+        *kept = new.into();
+    }
 }
 
 /// The label a user puts on a client or bootstrap Secret so the operator watches it.
@@ -347,7 +378,13 @@ impl SecretCache {
 
     pub fn remember_written(&self, namespace: &str, name: &str, written: Written) {
         let mut map = self.written.lock().unwrap_or_else(|e| e.into_inner());
-        map.insert(key(namespace, name), Box::new(written));
+        let key = key(namespace, name);
+        match map.get_mut(&key) {
+            Some(kept) => kept.overwrite(&written),
+            None => {
+                map.insert(key, Box::new(written));
+            }
+        }
     }
 
     /// Whether a Secret at this version is exactly what our last write left: the watch event
@@ -446,7 +483,7 @@ pub fn body_hash(secret: &Secret) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::pair;
+    use crate::{fixtures::pair, sensitive::Sensitive};
     use kube::api::ObjectMeta;
     use kube::runtime::watcher;
 
@@ -765,6 +802,37 @@ mod tests {
         cache.remember_written("shop", "ticketing-token", written("11"));
         cache.managed_seen(&watcher::Event::Delete(meta("ticketing-token", "11")));
         assert!(cache.written("shop", "ticketing-token").is_none());
+    }
+
+    #[test]
+    fn a_new_write_of_a_kept_secret_takes_the_place_of_the_last_one() {
+        let cache = cache_seeing(vec![]);
+        let addresses = |cache: &SecretCache| {
+            let map = cache.written.lock().unwrap();
+            let kept = &map[&key("shop", "ticketing-token")];
+            let record: *const Written = &**kept;
+            let token = kept.tokens.pair.refresh_token.expose().as_ptr();
+            (record, kept.resource_version.as_ptr(), token)
+        };
+        cache.remember_written("shop", "ticketing-token", written("11"));
+        let first = addresses(&cache);
+        let mut next = written("12");
+        let renewed = "refresh-2026-11-26T10:00:00Z";
+        next.tokens.pair.refresh_token = Sensitive::new(renewed);
+        next.body = 2;
+        cache.remember_written("shop", "ticketing-token", next.clone());
+
+        let kept = cache.written("shop", "ticketing-token").unwrap();
+        assert_eq!(&*kept.resource_version, "12");
+        assert_eq!(kept.tokens.pair.refresh_token.expose(), renewed);
+        assert_eq!((kept.body, kept.tokens.pair), (2, next.tokens.pair.clone()));
+        assert_eq!(addresses(&cache), first, "the same record and buffers");
+
+        // A longer version does not fit: it gets a buffer of its own.
+        cache.remember_written("shop", "ticketing-token", written("1000"));
+        let kept = cache.written("shop", "ticketing-token").unwrap();
+        assert_eq!(&*kept.resource_version, "1000");
+        assert_eq!(addresses(&cache).0, first.0);
     }
 
     #[test]

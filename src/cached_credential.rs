@@ -54,10 +54,17 @@ pub struct Entry {
     /// Its resourceVersion as an etcd revision, when it is one: what a reconcile's memory is
     /// settled by (`step::Memory::settle`) without unpacking.
     pub revision: Option<std::num::NonZeroU64>,
-    /// [`Packed`] as JSON, compressed, and its length before.
+    /// [`Packed`] as JSON, compressed, in the first `packed_len` bytes of a buffer with room
+    /// for a few more ([`ROOM`]); and its length before.
     packed: Box<[u8]>,
+    packed_len: u32,
     unpacked_len: u32,
 }
+
+/// Buffers of packed credentials are a multiple of this many bytes: a credential changed
+/// (a new status, a refresh request) usually packs to within a few bytes of what it was, and
+/// is then packed again in place ([`Entry::overwrite`]).
+const ROOM: usize = 32;
 
 /// What the per-credential metrics read of a status.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -113,13 +120,18 @@ impl CachedCredential {
         };
         // The types serialize to JSON without fail (no map with non-string keys).
         let json = serde_json::to_vec(&packed).unwrap_or_default();
+        let compressed = lz4_flex::block::compress_with_dict(&json, DICTIONARY);
+        let mut buffer = Vec::with_capacity(compressed.len().next_multiple_of(ROOM));
+        buffer.extend_from_slice(&compressed);
+        buffer.resize(buffer.capacity(), 0);
         Self {
             metadata: kept,
             entry: Entry {
                 summary,
                 reads,
                 revision,
-                packed: lz4_flex::block::compress_with_dict(&json, DICTIONARY).into_boxed_slice(),
+                packed: buffer.into_boxed_slice(),
+                packed_len: u32::try_from(compressed.len()).unwrap_or(u32::MAX),
                 unpacked_len: u32::try_from(json.len()).unwrap_or(u32::MAX),
             },
         }
@@ -144,7 +156,7 @@ impl Entry {
     /// damaged, which nothing but a bug in this module could do.
     pub fn credential(&self, key: &Key) -> Option<WetixCredential> {
         let len = usize::try_from(self.unpacked_len).ok()?;
-        let json = lz4_flex::block::decompress_with_dict(&self.packed, len, DICTIONARY).ok()?;
+        let json = lz4_flex::block::decompress_with_dict(self.packed()?, len, DICTIONARY).ok()?;
         let Packed {
             mut metadata,
             spec,
@@ -174,7 +186,31 @@ impl Entry {
 
     /// How many bytes the packed part takes.
     pub fn packed_len(&self) -> usize {
-        self.packed.len()
+        self.packed().map_or(0, <[u8]>::len)
+    }
+
+    fn packed(&self) -> Option<&[u8]> {
+        self.packed.get(..usize::try_from(self.packed_len).ok()?)
+    }
+
+    /// Becomes `new`, its packed bytes copied into this entry's buffer if they fit. The cache
+    /// keeps each entry's buffer where it was first allocated: replaced with a new one at
+    /// each change, allocated among the buffers of the watch event that brought it, the
+    /// entries of a burst of changes end up one or two to a page of the heap once those
+    /// buffers are freed, and the heap stays that large (docs/performance.md).
+    pub fn overwrite(&mut self, new: Entry) {
+        let len = usize::try_from(new.packed_len).unwrap_or(usize::MAX);
+        let fits = new.packed().zip(self.packed.get_mut(..len));
+        match fits {
+            Some((bytes, room)) => {
+                room.copy_from_slice(bytes);
+                *self = Entry {
+                    packed: std::mem::take(&mut self.packed),
+                    ..new
+                };
+            }
+            None => *self = new,
+        }
     }
 }
 
@@ -184,7 +220,7 @@ impl std::fmt::Debug for CachedCredential {
             .field("namespace", &self.metadata.namespace)
             .field("name", &self.metadata.name)
             .field("summary", &self.entry.summary)
-            .field("packed_len", &self.entry.packed.len())
+            .field("packed_len", &self.entry.packed_len())
             .finish_non_exhaustive()
     }
 }

@@ -58,7 +58,13 @@ impl CredentialCache {
                 }
             }
             watcher::Event::Apply(cached) => {
-                state.entries.insert(cached.key(), cached.entry);
+                let key = cached.key();
+                match state.entries.get_mut(&key) {
+                    Some(kept) => kept.overwrite(cached.entry),
+                    None => {
+                        state.entries.insert(key, cached.entry);
+                    }
+                }
             }
             watcher::Event::Delete(cached) => {
                 state.entries.remove(&cached.key());

@@ -256,3 +256,36 @@ fn it_is_read_from_the_api_servers_json_as_the_typed_credential_is() {
         );
     }
 }
+
+#[test]
+fn a_change_is_packed_again_into_the_buffer_the_entry_has_when_it_fits() {
+    let mut kept = CachedCredential::new(issued()).entry;
+    let buffer = kept.packed.as_ptr();
+    let key = Key::new("shop", "ticketing");
+
+    // A renewal: new times and version, about as long as before.
+    let mut renewed = issued();
+    renewed.metadata.resource_version = Some("48377".into());
+    let status = renewed.status.as_mut().unwrap();
+    status.next_refresh_time = Some(Time(at("2027-01-12T19:04:11Z")));
+    status.token_fingerprint = Some("77e1d0c4be81d2ab".into());
+    kept.overwrite(CachedCredential::new(renewed.clone()).entry);
+    assert_same(kept.credential(&key), trimmed(renewed.clone()));
+    assert_eq!(kept.revision.map(|r| r.get()), Some(48377));
+    assert_eq!(kept.packed.as_ptr(), buffer, "packed in place");
+
+    // Far longer: a buffer of its own, read as well.
+    let mut failing = renewed;
+    let status = failing.status.as_mut().unwrap();
+    status.conditions[0].message = "the token endpoint answered 503 ".repeat(20);
+    kept.overwrite(CachedCredential::new(failing.clone()).entry);
+    assert_same(kept.credential(&key), trimmed(failing));
+    assert_ne!(kept.packed.as_ptr(), buffer);
+}
+
+fn assert_same(unpacked: Option<WetixCredential>, expected: WetixCredential) {
+    let unpacked = unpacked.expect("unpacks");
+    assert_eq!(unpacked.metadata, expected.metadata);
+    assert_eq!(unpacked.spec, expected.spec);
+    assert_eq!(unpacked.status, expected.status);
+}

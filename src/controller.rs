@@ -230,6 +230,7 @@ fn see(
                 }
             }
             cache.apply(event);
+            let key = key.map(|key| cache.held_key(&key).unwrap_or(key));
             let Some(seen) = seen else {
                 return false;
             };
@@ -287,7 +288,7 @@ fn credentials_for_secret(
         let name = secret.metadata.name.as_deref().unwrap_or_default();
         let waiting = ctx.secret_cache.waiting_for(namespace, name);
         let waiting = waiting.iter().map(|n| Key::new(namespace, n));
-        let owner = cache.contains(&owner).then_some(owner.clone());
+        let owner = cache.held_key(&owner);
         return owner.into_iter().chain(waiting).collect();
     }
     cache.read(|entries| triggers::credentials_for_secret(entries, secret))

@@ -87,9 +87,14 @@ impl CredentialCache {
         state.latest(key)?.revision.map(std::num::NonZeroU64::get)
     }
 
-    pub fn contains(&self, key: &Key) -> bool {
+    /// `key` as the cache holds it, if cached: the one allocation that the wake-ups and the
+    /// reconciles then share, where a key made from each watch event would be one more for
+    /// each change, kept by the wake-ups until the next.
+    pub fn held_key(&self, key: &Key) -> Option<Key> {
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
-        state.latest(key).is_some()
+        let listed = state.listing.as_ref().and_then(|l| l.get_key_value(key));
+        let (held, _) = listed.or_else(|| state.entries.get_key_value(key))?;
+        Some(held.clone())
     }
 
     /// `read` over every cached credential, in key order.
@@ -182,6 +187,21 @@ mod tests {
     }
 
     #[test]
+    fn the_key_is_handed_out_as_the_cache_holds_it() {
+        let cache = CredentialCache::default();
+        let asked = Key::new("shop", "a");
+        let address = |k: &Key| k.parts().0.as_ptr();
+        cache.apply(Event::Apply(cached("a", 1)));
+        let held = cache.held_key(&asked).unwrap();
+        assert_eq!(held, asked);
+        assert_ne!(address(&held), address(&asked), "the cache's own");
+        cache.apply(Event::Apply(cached("a", 2)));
+        let handed = cache.held_key(&asked).unwrap();
+        assert_eq!(address(&handed), address(&held), "kept through a change");
+        assert_eq!(cache.held_key(&Key::new("shop", "b")), None);
+    }
+
+    #[test]
     fn a_relist_replaces_the_cache_when_complete_and_drops_what_was_deleted_meanwhile() {
         let cache = CredentialCache::default();
         cache.apply(Event::Init);
@@ -215,7 +235,11 @@ mod tests {
         };
         assert_eq!(generation("a"), Some(2));
         assert_eq!(generation("created-meanwhile"), Some(1));
-        assert!(cache.contains(&Key::new("shop", "created-meanwhile")));
+        assert!(
+            cache
+                .held_key(&Key::new("shop", "created-meanwhile"))
+                .is_some()
+        );
         assert_eq!(
             cache.len(),
             1,

@@ -16,7 +16,8 @@
 //! the channel to each controller.
 
 use std::{
-    collections::{BTreeSet, HashMap},
+    cmp::Reverse,
+    collections::{BinaryHeap, HashMap},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -35,6 +36,9 @@ pub const SLOTS: usize = 16;
 /// How long a credential handed to the controller may take to start before its slot counts
 /// as free again (it was deleted meanwhile, say, and the controller dropped it).
 pub const HANDED_FOR: Duration = Duration::from_secs(30);
+
+/// Replaced or spent entries kept in the heap beyond half as many as there are wake-ups.
+const STALE_KEPT: usize = 64;
 
 /// The longest the hand-over sleeps without looking again, in case the clock jumped.
 const LONGEST_SLEEP: Duration = Duration::from_secs(60);
@@ -85,8 +89,13 @@ pub struct HandOut {
 /// Plain data: every wake-up, and the slots in use.
 #[derive(Debug, Default)]
 pub struct Queue {
+    /// Each credential's wake-up: its time, and the order it was set in.
     at: HashMap<Key, (Timestamp, u64)>,
-    order: BTreeSet<(Timestamp, u64, Key)>,
+    /// The wake-ups, earliest first, and those replaced or spent since, passed over when they
+    /// come first. A heap in one buffer rather than an ordered tree: a renewal round moves
+    /// every credential's entry, and a tree's nodes, split and freed as it goes, would be
+    /// left scattered among the reconciles' buffers.
+    order: BinaryHeap<Reverse<(Timestamp, u64, Key)>>,
     next_set: u64,
     /// Handed to the controller and not started yet, with when.
     handed: HashMap<Key, Timestamp>,
@@ -96,11 +105,16 @@ pub struct Queue {
 impl Queue {
     /// The credential's next look is at `at`, replacing any earlier wake-up.
     pub fn set(&mut self, key: Key, at: Timestamp) {
-        self.unset(&key);
         let seq = self.next_set;
         self.next_set += 1;
-        self.order.insert((at, seq, key.clone()));
+        self.order.push(Reverse((at, seq, key.clone())));
         self.at.insert(key, (at, seq));
+        // Passed-over entries are at most half as many as the live ones (and a few).
+        if self.order.len() > self.at.len() + self.at.len() / 2 + STALE_KEPT {
+            let at = &self.at;
+            self.order
+                .retain(|Reverse((when, seq, key))| at.get(key) == Some(&(*when, *seq)));
+        }
     }
 
     /// The credential is gone: no wake-up, and no slot kept for it.
@@ -129,13 +143,11 @@ impl Queue {
             .retain(|_, when| now.duration_since(*when).unsigned_abs() < HANDED_FOR);
         let mut keys = vec![];
         while self.running + self.handed.len() < slots {
-            let Some((at, _, _)) = self.order.first() else {
-                break;
-            };
-            if *at > now {
-                break;
+            match self.earliest() {
+                Some(at) if at <= now => {}
+                _ => break,
             }
-            let Some((_, _, key)) = self.order.pop_first() else {
+            let Some(Reverse((_, _, key))) = self.order.pop() else {
                 break;
             };
             self.at.remove(&key);
@@ -143,12 +155,19 @@ impl Queue {
             keys.push(key);
         }
         let room = self.running + self.handed.len() < slots;
-        let next = if room {
-            self.order.first().map(|(at, _, _)| *at)
-        } else {
-            None
-        };
+        let next = if room { self.earliest() } else { None };
         HandOut { keys, next }
+    }
+
+    /// The earliest wake-up, once the replaced and spent entries before it are dropped.
+    fn earliest(&mut self) -> Option<Timestamp> {
+        while let Some(Reverse((when, seq, key))) = self.order.peek() {
+            if self.at.get(key) == Some(&(*when, *seq)) {
+                return Some(*when);
+            }
+            self.order.pop();
+        }
+        None
     }
 
     /// How many credentials have a wake-up.
@@ -160,10 +179,9 @@ impl Queue {
         self.at.is_empty()
     }
 
+    /// Its entry in `order` stays, passed over when it comes first.
     fn unset(&mut self, key: &Key) {
-        if let Some((at, seq)) = self.at.remove(key) {
-            self.order.remove(&(at, seq, key.clone()));
-        }
+        self.at.remove(key);
     }
 }
 
@@ -291,6 +309,28 @@ mod tests {
         let out = q.hand_out(at(NOW), 16);
         assert_eq!(names(&out), ["early", "tie-first", "tie-second", "late"]);
         assert_eq!(out.next, Some(at("2026-11-25T10:00:01Z")));
+    }
+
+    #[test]
+    fn replaced_wake_ups_are_passed_over_and_do_not_pile_up() {
+        let mut q = Queue::default();
+        let credentials: Vec<String> = (0..100).map(|i| format!("c{i:03}")).collect();
+        // Each credential's wake-up set 50 times, each later than the last but the final
+        // one, which is the earliest of all.
+        for round in 1..=50 {
+            for name in &credentials {
+                let seconds = if round == 50 { 0 } else { 1000 + round };
+                q.set(
+                    key(name),
+                    at(NOW) + jiff::SignedDuration::from_secs(seconds),
+                );
+            }
+            assert!(q.order.len() <= 100 + 50 + STALE_KEPT, "{}", q.order.len());
+        }
+        let out = q.hand_out(at(NOW), 1000);
+        assert_eq!(names(&out), credentials, "each once, at its last wake-up");
+        assert_eq!(out.next, None);
+        assert!(q.is_empty());
     }
 
     #[test]

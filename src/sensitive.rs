@@ -4,19 +4,8 @@ use std::fmt;
 
 /// A token or client secret. `Debug` and `Display` print a placeholder; the value is reached
 /// only through [`Sensitive::expose`], so every place that handles the raw value is easy to find.
-#[derive(PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct Sensitive(String);
-
-impl Clone for Sensitive {
-    fn clone(&self) -> Self {
-        Self(self.0.clone())
-    }
-
-    /// Into the buffer this value already has, when it has room.
-    fn clone_from(&mut self, source: &Self) {
-        self.0.clone_from(&source.0);
-    }
-}
 
 impl Sensitive {
     pub fn new(value: impl Into<String>) -> Self {

@@ -87,7 +87,8 @@ impl AccessToken {
         format!("{:016x}", self.digest())
     }
 
-    fn digest(&self) -> u64 {
+    /// The first 8 bytes of its SHA-256.
+    pub fn digest(&self) -> u64 {
         match self {
             Self::Held(token) => digest(token),
             Self::Withheld(digest) => *digest,

@@ -33,9 +33,11 @@ struct State {
 }
 
 impl State {
-    fn latest(&self, key: &Key) -> Option<&Entry> {
-        let listed = self.listing.as_ref().and_then(|listing| listing.get(key));
-        listed.or_else(|| self.entries.get(key))
+    /// The credential as the list under way shows it, if it does, else as last seen; with
+    /// the key as the cache holds it.
+    fn latest(&self, key: &Key) -> Option<(&Key, &Entry)> {
+        let listed = self.listing.as_ref().and_then(|l| l.get_key_value(key));
+        listed.or_else(|| self.entries.get_key_value(key))
     }
 }
 
@@ -77,14 +79,14 @@ impl CredentialCache {
     /// completes), else as last seen.
     pub fn credential(&self, key: &Key) -> Option<WetixCredential> {
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
-        state.latest(key)?.credential(key)
+        state.latest(key)?.1.credential(key)
     }
 
     /// The credential's version as an etcd revision, as the cache holds it (see
     /// [`CredentialCache::credential`]), without unpacking it.
     pub fn revision(&self, key: &Key) -> Option<u64> {
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
-        state.latest(key)?.revision.map(std::num::NonZeroU64::get)
+        state.latest(key)?.1.revision.map(std::num::NonZeroU64::get)
     }
 
     /// `key` as the cache holds it, if cached: the one allocation that the wake-ups and the
@@ -92,9 +94,7 @@ impl CredentialCache {
     /// each change, kept by the wake-ups until the next.
     pub fn held_key(&self, key: &Key) -> Option<Key> {
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
-        let listed = state.listing.as_ref().and_then(|l| l.get_key_value(key));
-        let (held, _) = listed.or_else(|| state.entries.get_key_value(key))?;
-        Some(held.clone())
+        Some(state.latest(key)?.0.clone())
     }
 
     /// `read` over every cached credential, in key order.

@@ -61,9 +61,10 @@ pub struct Entry {
     unpacked_len: u32,
 }
 
-/// Buffers of packed credentials are a multiple of this many bytes: a credential changed
-/// (a new status, a refresh request) usually packs to within a few bytes of what it was, and
-/// is then packed again in place ([`Entry::overwrite`]).
+/// Buffers of packed credentials are a multiple of this many bytes: a renewed credential
+/// (new times, version and fingerprint) usually packs to within a few bytes of what it was,
+/// into a buffer of the same size, and is then packed again in place ([`Entry::overwrite`]).
+/// A refresh request (about 27 bytes more) usually needs the next size.
 const ROOM: usize = 32;
 
 /// What the per-credential metrics read of a status.
@@ -193,23 +194,21 @@ impl Entry {
         self.packed.get(..usize::try_from(self.packed_len).ok()?)
     }
 
-    /// Becomes `new`, its packed bytes copied into this entry's buffer if they fit. The cache
+    /// Becomes `new`, its packed bytes copied into this entry's buffer if that is the size
+    /// `new`'s own is (so that a buffer neither grows nor stays larger than needed). The cache
     /// keeps each entry's buffer where it was first allocated: replaced with a new one at
     /// each change, allocated among the buffers of the watch event that brought it, the
     /// entries of a burst of changes end up one or two to a page of the heap once those
     /// buffers are freed, and the heap stays that large (docs/performance.md).
     pub fn overwrite(&mut self, new: Entry) {
-        let len = usize::try_from(new.packed_len).unwrap_or(usize::MAX);
-        let fits = new.packed().zip(self.packed.get_mut(..len));
-        match fits {
-            Some((bytes, room)) => {
-                room.copy_from_slice(bytes);
-                *self = Entry {
-                    packed: std::mem::take(&mut self.packed),
-                    ..new
-                };
-            }
-            None => *self = new,
+        if self.packed.len() == new.packed.len() {
+            self.packed.copy_from_slice(&new.packed);
+            *self = Entry {
+                packed: std::mem::take(&mut self.packed),
+                ..new
+            };
+        } else {
+            *self = new;
         }
     }
 }

@@ -275,12 +275,21 @@ fn a_change_is_packed_again_into_the_buffer_the_entry_has_when_it_fits() {
     assert_eq!(kept.packed.as_ptr(), buffer, "packed in place");
 
     // Far longer: a buffer of its own, read as well.
-    let mut failing = renewed;
+    let mut failing = renewed.clone();
     let status = failing.status.as_mut().unwrap();
-    status.conditions[0].message = "the token endpoint answered 503 ".repeat(20);
+    // Digits that do not repeat, so that they do not compress away.
+    status.conditions[0].message = (1..200u64)
+        .map(|i| (i * i * 7919 % 9973).to_string())
+        .collect();
     kept.overwrite(CachedCredential::new(failing.clone()).entry);
     assert_same(kept.credential(&key), trimmed(failing));
-    assert_ne!(kept.packed.as_ptr(), buffer);
+    let long = kept.packed.as_ptr();
+    assert_ne!(long, buffer);
+
+    // Back to short: not kept in the long buffer.
+    kept.overwrite(CachedCredential::new(renewed.clone()).entry);
+    assert_same(kept.credential(&key), trimmed(renewed));
+    assert_ne!(kept.packed.as_ptr(), long, "a buffer of its size again");
 }
 
 fn assert_same(unpacked: Option<WetixCredential>, expected: WetixCredential) {

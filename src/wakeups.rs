@@ -109,11 +109,14 @@ impl Queue {
         self.next_set += 1;
         self.order.push(Reverse((at, seq, key.clone())));
         self.at.insert(key, (at, seq));
-        // Passed-over entries are at most half as many as the live ones (and a few).
+        self.drop_stale();
+    }
+
+    /// Keeps the passed-over entries at most half as many as the live ones (and a few).
+    fn drop_stale(&mut self) {
         if self.order.len() > self.at.len() + self.at.len() / 2 + STALE_KEPT {
             let at = &self.at;
-            self.order
-                .retain(|Reverse((when, seq, key))| at.get(key) == Some(&(*when, *seq)));
+            self.order.retain(|Reverse(entry)| is_live(at, entry));
         }
     }
 
@@ -161,9 +164,9 @@ impl Queue {
 
     /// The earliest wake-up, once the replaced and spent entries before it are dropped.
     fn earliest(&mut self) -> Option<Timestamp> {
-        while let Some(Reverse((when, seq, key))) = self.order.peek() {
-            if self.at.get(key) == Some(&(*when, *seq)) {
-                return Some(*when);
+        while let Some(Reverse(entry)) = self.order.peek() {
+            if is_live(&self.at, entry) {
+                return Some(entry.0);
             }
             self.order.pop();
         }
@@ -181,8 +184,15 @@ impl Queue {
 
     /// Its entry in `order` stays, passed over when it comes first.
     fn unset(&mut self, key: &Key) {
-        self.at.remove(key);
+        if self.at.remove(key).is_some() {
+            self.drop_stale();
+        }
     }
+}
+
+/// Whether an entry of the heap is its credential's wake-up, not one replaced or spent.
+fn is_live(at: &HashMap<Key, (Timestamp, u64)>, (when, seq, key): &(Timestamp, u64, Key)) -> bool {
+    at.get(key) == Some(&(*when, *seq))
 }
 
 /// The wake-ups of every credential the operator watches, shared by its controllers.
@@ -327,8 +337,16 @@ mod tests {
             }
             assert!(q.order.len() <= 100 + 50 + STALE_KEPT, "{}", q.order.len());
         }
+        for gone in &credentials[..90] {
+            q.remove(&key(gone));
+        }
+        assert!(q.order.len() <= 10 + 5 + STALE_KEPT, "{}", q.order.len());
         let out = q.hand_out(at(NOW), 1000);
-        assert_eq!(names(&out), credentials, "each once, at its last wake-up");
+        assert_eq!(
+            names(&out),
+            credentials[90..],
+            "each left once, at its last wake-up"
+        );
         assert_eq!(out.next, None);
         assert!(q.is_empty());
     }

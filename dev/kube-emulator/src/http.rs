@@ -721,15 +721,24 @@ fn list(
         .take(limit.unwrap_or(usize::MAX))
         .map(|o| rt.from_storage(o.clone()))
         .collect();
-    let remaining = matching.count();
+    // As the real server (L4): the remaining items are counted only for a list without
+    // selectors, where that is a count of keys; with one, it only looks for a next match,
+    // so that a list read page by page costs one scan, not one a page.
+    let (more, remaining) = if everything {
+        let remaining = matching.count();
+        (remaining > 0, Some(remaining))
+    } else {
+        let mut rest = matching;
+        (rest.next().is_some(), None)
+    };
     drop(store);
     let mut meta = json!({"resourceVersion": list_rv.to_string()});
-    if remaining > 0
-        && let Some(last) = items.last()
-    {
+    if more && let Some(last) = items.last() {
         let last = crate::store::obj_key(last);
         meta["continue"] = json!(encode_continue(list_rv, &last.0, &last.1));
-        meta["remainingItemCount"] = json!(remaining);
+        if let Some(remaining) = remaining {
+            meta["remainingItemCount"] = json!(remaining);
+        }
     }
     if let Some(t) = table {
         return Ok(json_response(

@@ -131,6 +131,45 @@ async fn pages_carry_continue_until_the_last_and_repeat_the_first_resource_versi
     assert_eq!(exact.items.len(), 4);
 }
 
+async fn a_selected_list_pages_through_every_match_and_counts_the_rest_only_without_a_selector(
+    t: Target,
+) {
+    let client = t.client.clone();
+    let api: Api<Secret> = Api::default_namespaced(client);
+    // Five selected among unselected ones, so that a page can end on either.
+    for i in 0..10 {
+        let labels = if i % 2 == 0 {
+            json!({"pick": "yes"})
+        } else {
+            json!({})
+        };
+        api.create(&PostParams::default(), &secret(&format!("s{i}"), labels))
+            .await
+            .unwrap();
+    }
+    let everything = api.list(&ListParams::default().limit(4)).await.unwrap();
+    assert_eq!(everything.metadata.remaining_item_count, Some(6));
+    let selected = ListParams::default().labels("pick=yes").limit(2);
+    let (mut seen, mut token) = (vec![], None::<String>);
+    loop {
+        let page = match &token {
+            Some(token) => selected.clone().continue_token(token),
+            None => selected.clone(),
+        };
+        let page = api.list(&page).await.unwrap();
+        assert_eq!(
+            page.metadata.remaining_item_count, None,
+            "not counted with a selector"
+        );
+        seen.extend(page.items.into_iter().map(|s| s.metadata.name.unwrap()));
+        match page.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["s0", "s2", "s4", "s6", "s8"]);
+}
+
 async fn metadata_list_and_get_answer_partial_object_metadata_without_data(t: Target) {
     let client = t.client.clone();
     let api: Api<Secret> = Api::default_namespaced(client);
@@ -353,6 +392,7 @@ on_both!(
     label_and_field_selectors_filter_lists,
     empty_list_has_items_array_and_current_resource_version,
     pages_carry_continue_until_the_last_and_repeat_the_first_resource_version,
+    a_selected_list_pages_through_every_match_and_counts_the_rest_only_without_a_selector,
     metadata_list_and_get_answer_partial_object_metadata_without_data,
     raw_watch_replays_changes_after_the_given_version_and_reports_selector_exits_as_deleted,
     bookmarks_arrive_before_the_server_side_timeout_closes_the_stream,

@@ -348,7 +348,19 @@ fn changes_after_first_list<K>(
 
 /// A watch of the Secrets with these labels, listed from the API server's cache.
 fn selected(selector: &str) -> watcher::Config {
-    watcher::Config::default().labels(selector).any_semantic()
+    listed_in_pages(watcher::Config::default().labels(selector).any_semantic())
+}
+
+/// Objects in one page of a watch's list. The client reads a page whole and copies it twice
+/// before its objects are kept, so a page is a short peak of memory on top of everything
+/// listed before it. At 100 rather than kube-runtime's 500, a restart at 1,000 credentials
+/// peaks at 14.9 MiB instead of 18.1 MiB; at 10,000 it makes 240 more list requests, about
+/// 2 % of its requests (docs/performance.md).
+pub const LIST_PAGE: u32 = 100;
+
+/// `config`, listed [`LIST_PAGE`] objects at a time.
+pub fn listed_in_pages(config: watcher::Config) -> watcher::Config {
+    config.page_size(LIST_PAGE)
 }
 
 /// What the managed-Secret watch keeps of each Secret: name, namespace, labels and

@@ -196,7 +196,7 @@ pub async fn run_with(
 /// up with etcd), never "any version": a list from a lagging server could show a credential
 /// as it was before our own status write, after the watch had shown the write.
 fn credential_watch(args: &RunArgs) -> watcher::Config {
-    let config = watcher::Config::default();
+    let config = crate::controller::listed_in_pages(watcher::Config::default());
     match args.credential_selector() {
         Some(selector) => config.labels_from(selector),
         None => config,

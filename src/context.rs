@@ -6,6 +6,7 @@ use std::{collections::HashMap, sync::Arc, sync::Mutex};
 use kube::{ResourceExt, runtime::events::Reporter};
 
 use crate::{
+    api_client::Clients,
     credential::WetixCredential,
     metrics::Metrics,
     oauth::TokenIssuer,
@@ -16,7 +17,10 @@ use crate::{
 
 /// Everything a reconcile needs besides the object.
 pub struct Context {
+    /// Reads and writes ([`Clients::requests`]).
     pub client: kube::Client,
+    /// The watches ([`Clients::watches`]).
+    pub watches: kube::Client,
     pub issuer: Arc<dyn TokenIssuer>,
     pub allowed_server_urls: Vec<String>,
     /// Who publishes the Events. Each Event is published by a fresh `Recorder`: its cache,
@@ -37,14 +41,15 @@ pub struct Context {
 
 impl Context {
     pub fn new(
-        client: kube::Client,
+        clients: Clients,
         issuer: Arc<dyn TokenIssuer>,
         allowed_server_urls: Vec<String>,
         reporter: Reporter,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
-            client,
+            client: clients.requests,
+            watches: clients.watches,
             issuer,
             allowed_server_urls,
             reporter,

@@ -113,13 +113,13 @@ fn inputs(
     credentials: watcher::Config,
     woken: mpsc::UnboundedReceiver<Key>,
 ) -> impl futures::Stream<Item = Input> + Send + 'static + use<> {
-    let api = scoped::<CachedCredential>(&ctx.client, namespace);
+    let api = scoped::<CachedCredential>(&ctx.watches, namespace);
     let credential_changes = watcher(api, credentials).default_backoff();
-    let managed = scoped::<PartialObjectMeta<Secret>>(&ctx.client, namespace);
+    let managed = scoped::<PartialObjectMeta<Secret>>(&ctx.watches, namespace);
     let managed_changes = watcher(managed, selected(MANAGED_SELECTOR))
         .default_backoff()
         .modify(keep_identity_only);
-    let labelled = scoped::<Secret>(&ctx.client, namespace);
+    let labelled = scoped::<Secret>(&ctx.watches, namespace);
     let referenced_changes = watcher(labelled, selected(WATCH_SELECTOR))
         .default_backoff()
         .modify(keep_what_a_client_secret_needs);

@@ -34,6 +34,7 @@
 //! - [`wakeups`]: when each credential is next looked at, handed to the controller earliest
 //!   due first as reconcile slots free up.
 //! - [`controller`]: the watches feeding `reconcile`.
+//! - [`api_client`]: the client of the Kubernetes API, over HTTP/2 where the server offers it.
 //! - [`metrics`]: the Prometheus metrics.
 //! - [`leader`]: with `--leader-elect`, the Lease that lets one replica run the controller.
 //! - [`cli`] and [`run`]: the command line and the process around the controller.
@@ -59,6 +60,7 @@
 /// that either side can tell this operator's traffic apart.
 pub const USER_AGENT: &str = concat!("wetix-operator/", env!("CARGO_PKG_VERSION"));
 
+pub mod api_client;
 pub mod cached_credential;
 pub mod cli;
 pub mod client_secret;

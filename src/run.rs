@@ -59,9 +59,9 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         http::header::USER_AGENT,
         http::HeaderValue::from_static(USER_AGENT),
     ));
-    let client = kube::Client::try_from(config).map_err(RunError::KubeClient)?;
+    let clients = crate::api_client::Clients::new(config).map_err(RunError::KubeClient)?;
     let issuer = Arc::new(HttpTokenIssuer::new().map_err(RunError::HttpClient)?);
-    run_with(args, client, issuer, shutdown_signal().boxed()).await
+    run_with(args, clients, issuer, shutdown_signal().boxed()).await
 }
 
 /// Runs the operator with a given Kubernetes client and WeTix client until `shutdown`
@@ -76,7 +76,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
 /// old controller keeps running.
 pub async fn run_with(
     args: RunArgs,
-    client: kube::Client,
+    clients: crate::api_client::Clients,
     issuer: Arc<dyn TokenIssuer>,
     shutdown: BoxFuture<'static, ()>,
 ) -> Result<(), RunError> {
@@ -105,7 +105,7 @@ pub async fn run_with(
         instance: Some(args.identity.clone()),
     };
     let ctx = Arc::new(Context::new(
-        client.clone(),
+        clients.clone(),
         issuer,
         args.allowed_server_urls.clone(),
         reporter,
@@ -133,7 +133,7 @@ pub async fn run_with(
     }
 
     let elector = Elector::new(
-        client,
+        clients.requests,
         &args.lease_namespace,
         &args.lease_name,
         &args.identity,

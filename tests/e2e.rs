@@ -34,7 +34,31 @@ on_both!(
     deleting_a_credential_deletes_its_secret_unless_the_policy_is_retain,
     secrets_are_watched_only_by_the_operator_s_two_labels,
     an_unlabelled_client_secret_is_read_when_needed,
+    the_operator_speaks_http2_to_an_api_server_that_offers_it,
 );
+
+/// The client of the operator's requests (`src/api_client.rs`): HTTP/2 to the real server,
+/// whose TLS offers it, so that they share one connection; HTTP/1.1 to the emulator's plain
+/// `http://`. Every other scenario here runs the operator on it.
+async fn the_operator_speaks_http2_to_an_api_server_that_offers_it(server: Server) {
+    let cluster = Cluster::start(server).await;
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&cluster.operator_kubeconfig())
+        .expect("the operator's kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .expect("a config from it");
+    let client = wetix_operator::api_client::requests(config).expect("the operator's client");
+    let request = http::Request::get("/version")
+        .body(kube::client::Body::empty())
+        .expect("a request");
+    let response = client.send(request).await.expect("an answer");
+    assert_eq!(response.status(), http::StatusCode::OK);
+    let expected = match server {
+        Server::Real => http::Version::HTTP_2,
+        Server::Emulator => http::Version::HTTP_11,
+    };
+    assert_eq!(response.version(), expected);
+}
 
 async fn a_new_credential_gets_a_managed_secret_with_working_tokens_and_ready_status(
     server: Server,

@@ -68,7 +68,7 @@ impl Stack {
         let shutdown = stopped.map(|_| ()).boxed();
         let task = tokio::spawn(wetix_operator::run::run_with(
             args,
-            client.clone(),
+            wetix_operator::api_client::Clients::one(client.clone()),
             issuer,
             shutdown,
         ));

@@ -9,8 +9,9 @@
 //!   kept. Each change is mapped to the credentials it concerns (`triggers`), except the echo
 //!   of our own write.
 //! - Which reconcile starts when is `runner`'s: never two of one credential at once, at most
-//!   [`wakeups::SLOTS`] in all. Nothing starts before the first list of credentials; at
-//!   shutdown nothing more starts, and those running finish.
+//!   [`wakeups::SLOTS`] in all. Nothing starts before the first list of credentials, nor,
+//!   for up to [`SECRET_LISTS_WAIT`] after it, before the Secret watches' first lists
+//!   (`runner::Start`); at shutdown nothing more starts, and those running finish.
 //!
 //! One controller runs per watched namespace (or one for all namespaces), so a namespaced
 //! install needs no cluster-wide permission.
@@ -34,7 +35,7 @@ use crate::{
     credential_cache::CredentialCache,
     error_chain::error_chain,
     reconcile::{self, Context},
-    runner::Runs,
+    runner::{Runs, SECRET_LISTS_WAIT, Start},
     secret_cache::{MANAGED_SELECTOR, WATCH_SELECTOR},
     step,
     triggers::{self, CredentialChange},
@@ -51,11 +52,16 @@ enum Input {
     Credential(watcher::Event<CachedCredential>),
     /// A changed Secret, by metadata.
     Secret(PartialObjectMeta<Secret>),
+    /// A Secret watch completed its first list.
+    SecretsListed,
     /// A credential whose wake-up is due.
     Due(Key),
     /// A watch failed; it tries again by itself.
     WatchFailed(watcher::Error),
 }
+
+/// The Secret watches of each scope: managed Secrets, and labelled client and bootstrap ones.
+const SECRET_WATCHES: usize = 2;
 
 /// Runs until `shutdown` completes; `on_ready` is called once every cache has synced.
 /// `credentials` is how WetixCredentials are listed and watched (a label selector, for one
@@ -133,14 +139,17 @@ fn inputs(
             let scope = scope.as_deref();
             referenced_cache.secret_cache.referenced_seen(scope, event);
         }))
-        .map_ok(|secret| PartialObjectMeta {
-            types: None,
-            metadata: secret.metadata,
-            _phantom: Default::default(),
+        .map_ok(|secret| {
+            secret.map(|secret| PartialObjectMeta {
+                types: None,
+                metadata: secret.metadata,
+                _phantom: Default::default(),
+            })
         });
     let secrets =
         futures::stream::select(managed_changes, referenced_changes).map(|change| match change {
-            Ok(secret) => Input::Secret(secret),
+            Ok(Some(secret)) => Input::Secret(secret),
+            Ok(None) => Input::SecretsListed,
             Err(error) => Input::WatchFailed(error),
         });
     let credentials = credential_changes.map(|event| match event {
@@ -166,11 +175,13 @@ async fn control(
     let mut running = FuturesUnordered::new();
     let mut changes = triggers::CredentialChanges::default();
     let mut listed = Some(listed);
+    let mut start = Start::new(SECRET_WATCHES);
+    let secret_lists_wait = tokio::time::sleep(Duration::ZERO);
     let mut stopping = false;
     let mut shutdown = shutdown.fuse();
-    futures::pin_mut!(inputs);
+    futures::pin_mut!(inputs, secret_lists_wait);
     loop {
-        while !stopping && listed.is_none() {
+        while !stopping && start.open() {
             let Some(key) = runs.start(wakeups::SLOTS) else {
                 break;
             };
@@ -186,14 +197,25 @@ async fn control(
         tokio::select! {
             Some(key) = running.next(), if !running.is_empty() => runs.finish(&key),
             input = inputs.next(), if !stopping => match input {
+                Some(Input::SecretsListed) => start.secrets_listed(),
                 Some(input) => {
+                    if matches!(input, Input::WatchFailed(_)) {
+                        start.give_up_waiting();
+                    }
                     let first_list = see(&ctx, &cache, &mut changes, &mut runs, input);
                     if first_list && let Some(listed) = listed.take() {
                         listed();
+                        start.credentials_listed();
+                        let until = tokio::time::Instant::now() + SECRET_LISTS_WAIT;
+                        secret_lists_wait.as_mut().reset(until);
                     }
                 }
                 None => stopping = true,
             },
+            () = &mut secret_lists_wait, if start.waiting_for_secrets() => {
+                info!("the Secret watches have not listed yet; reconciling without them");
+                start.give_up_waiting();
+            }
             () = &mut shutdown, if !stopping => {
                 if listed.is_some() {
                     info!("stopped before the first list of credentials");
@@ -261,6 +283,7 @@ fn see(
             }
         }
         Input::Due(key) => runs.ask(key),
+        Input::SecretsListed => {}
         Input::WatchFailed(error) => warn!(error = %error_chain(&error), "watch"),
     }
     false
@@ -326,19 +349,21 @@ fn unpacked_event(
 /// The objects a watch reports changed, except those of its first list: every credential is
 /// reconciled at start-up anyway, and mapping each of thousands of listed Secrets to the
 /// credentials that read it would cost a pass over all credentials per Secret. Later lists
-/// (after the watch was interrupted) may hide changes, so their objects count.
+/// (after the watch was interrupted) may hide changes, so their objects count. The end of the
+/// first list is `None`.
 fn changes_after_first_list<K>(
     events: impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>>,
-) -> impl futures::Stream<Item = Result<K, watcher::Error>> {
+) -> impl futures::Stream<Item = Result<Option<K>, watcher::Error>> {
     let mut listed = false;
     events.filter_map(move |event| {
         let change = match event {
-            Ok(watcher::Event::Apply(o) | watcher::Event::Delete(o)) => Some(Ok(o)),
-            Ok(watcher::Event::InitApply(o)) if listed => Some(Ok(o)),
-            Ok(watcher::Event::InitDone) => {
+            Ok(watcher::Event::Apply(o) | watcher::Event::Delete(o)) => Some(Ok(Some(o))),
+            Ok(watcher::Event::InitApply(o)) if listed => Some(Ok(Some(o))),
+            Ok(watcher::Event::InitDone) if !listed => {
                 listed = true;
-                None
+                Some(Ok(None))
             }
+            Ok(watcher::Event::InitDone) => None,
             Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => None,
             Err(error) => Some(Err(error)),
         };

@@ -5,9 +5,10 @@
 //! own. At the operator's 16 reconcile slots that is 16 TLS connections to the API server,
 //! each with its TLS state and its buffers, for as long as the pool keeps them. Over HTTP/2
 //! the requests share one connection (docs/performance.md). The watches stay on connections
-//! of their own: on the same HTTP/2 connection as the requests, their stream of events (one
-//! for each of the operator's writes, and for everyone else's) held up the answers to the
-//! requests, and the renewals fell behind. A server that does not offer `h2` (or plain
+//! of their own: with them on the same HTTP/2 connection as the requests, their stream of
+//! events (one for each of the operator's writes, and for everyone else's) shared it with the
+//! answers, and the renewal round fell behind (p99 3.5 and 3.6 s, against 1.2 s with the
+//! watches apart, on control planes as fast). A server that does not offer `h2` (or plain
 //! `http://`, as the emulator is served) is spoken to over HTTP/1.1 throughout.
 
 use hyper_util::{

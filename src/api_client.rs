@@ -15,8 +15,8 @@ use hyper_util::{
     client::legacy::{Client as HttpClient, connect::HttpConnector},
     rt::TokioExecutor,
 };
-use kube::client::ConfigExt;
-use tower::ServiceBuilder;
+use kube::client::{ConfigExt, retry::RetryPolicy};
+use tower::{ServiceBuilder, retry::RetryLayer};
 
 /// The operator's two clients of one API server.
 #[derive(Clone)]
@@ -45,9 +45,16 @@ impl Clients {
     }
 }
 
-/// A client for `config`, as [`kube::Client::try_from`] would build it, over HTTP/2 where the
-/// server offers it.
+/// A client for `config`, as [`kube::Client::try_from`] would build it (its connector and
+/// timeouts, its retries of 429, 503 and 504, the credentials and the extra headers; not its
+/// debug-level spans), over HTTP/2 where the server offers it.
 pub fn requests(config: kube::Config) -> Result<kube::Client, kube::Error> {
+    // kube's own client refuses a proxy this build has no support for; so does this one.
+    if let Some(proxy_url) = &config.proxy_url {
+        return Err(kube::Error::ProxyProtocolUnsupported {
+            proxy_url: Box::new(proxy_url.clone()),
+        });
+    }
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     let tls = hyper_rustls::HttpsConnectorBuilder::new()
@@ -69,8 +76,12 @@ pub fn requests(config: kube::Config) -> Result<kube::Client, kube::Error> {
     connector.set_write_timeout(config.write_timeout);
     connector.set_reset_reader_on_write(config.reset_reader_on_write);
     let http = HttpClient::builder(TokioExecutor::new()).build(connector);
+    let retry = config
+        .default_retry
+        .then(|| RetryLayer::new(RetryPolicy::server_retry()));
     let service = ServiceBuilder::new()
         .layer(config.base_uri_layer())
+        .option_layer(retry)
         .option_layer(config.auth_layer()?)
         .layer(config.extra_headers_layer()?)
         .map_err(tower::BoxError::from)

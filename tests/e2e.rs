@@ -60,6 +60,36 @@ async fn the_operator_speaks_http2_to_an_api_server_that_offers_it(server: Serve
     assert_eq!(response.version(), expected);
 }
 
+/// Like kube's own client, the client of the operator's requests tries a 503 again itself, with
+/// a short backoff, before the reconcile sees a failure.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_operator_s_requests_are_retried_on_503_as_kube_s_client_retries_them() {
+    let cluster = Cluster::start(Server::Emulator).await;
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&cluster.operator_kubeconfig())
+        .expect("the operator's kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .expect("a config from it");
+    let client = wetix_operator::api_client::requests(config).expect("the operator's client");
+    let emulator = cluster.emulator();
+    emulator.faults().fail_next_writes("secrets", 2, 503);
+    let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(client, &cluster.namespace);
+    let secret =
+        serde_json::from_value(json!({"metadata": {"name": "retried"}})).expect("a Secret");
+    secrets
+        .create(&Default::default(), &secret)
+        .await
+        .expect("created on the third try");
+    let posts = emulator
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/secrets"))
+        .map(|r| r.status)
+        .collect::<Vec<_>>();
+    assert_eq!(posts, [503, 503, 201]);
+}
+
 async fn a_new_credential_gets_a_managed_secret_with_working_tokens_and_ready_status(
     server: Server,
 ) {

@@ -283,6 +283,7 @@ fn see(
             }
         }
         Input::Due(key) => runs.ask(key),
+        // Counted by `control`, which does not pass it here.
         Input::SecretsListed => {}
         Input::WatchFailed(error) => warn!(error = %error_chain(&error), "watch"),
     }

@@ -56,7 +56,10 @@ impl CredentialCache {
             }
             watcher::Event::InitDone => {
                 if let Some(listed) = state.listing.take() {
-                    state.entries = listed;
+                    // Built again from the sorted entries: a tree filled in key order, as a
+                    // list arrives, is left with its nodes about half full; built in one
+                    // pass, they are full (docs/performance.md, "What changed").
+                    state.entries = listed.into_iter().collect();
                 }
             }
             watcher::Event::Apply(cached) => {

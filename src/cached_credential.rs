@@ -48,7 +48,7 @@ pub struct CachedCredential {
 #[derive(Clone)]
 pub struct Entry {
     /// What the metrics publish; `None` before the first status.
-    pub summary: Option<Summary>,
+    summary: Option<KeptSummary>,
     /// Fingerprints of the Secrets it reads: client, bootstrap refresh token, managed.
     reads: [u64; 3],
     /// Its resourceVersion as an etcd revision, when it is one: what a reconcile's memory is
@@ -76,6 +76,48 @@ pub struct Summary {
     pub ready: bool,
 }
 
+/// A [`Summary`] as an entry keeps it: 40 bytes instead of 80 (an optional `Timestamp` takes
+/// 24), each time as its seconds and nanoseconds, an absent one as nanoseconds no time has.
+#[derive(Clone, Copy)]
+struct KeptSummary {
+    seconds: [i64; 3],
+    nanoseconds: [i32; 3],
+    ready: bool,
+}
+
+const ABSENT: i32 = i32::MIN;
+
+impl KeptSummary {
+    fn new(summary: &Summary) -> Self {
+        let times = [
+            summary.access_token_expires_at,
+            summary.refresh_token_expires_at,
+            summary.next_refresh_time,
+        ];
+        Self {
+            seconds: times.map(|t| t.map_or(0, |t| t.as_second())),
+            nanoseconds: times.map(|t| t.map_or(ABSENT, |t| t.subsec_nanosecond())),
+            ready: summary.ready,
+        }
+    }
+
+    fn summary(&self) -> Summary {
+        let time = |second: i64, nanosecond: i32| {
+            (nanosecond != ABSENT)
+                .then(|| Timestamp::new(second, nanosecond).ok())
+                .flatten()
+        };
+        let [access, refresh, next] = self.seconds;
+        let [access_ns, refresh_ns, next_ns] = self.nanoseconds;
+        Summary {
+            access_token_expires_at: time(access, access_ns),
+            refresh_token_expires_at: time(refresh, refresh_ns),
+            next_refresh_time: time(next, next_ns),
+            ready: self.ready,
+        }
+    }
+}
+
 /// What is packed: the rest of what a reconcile reads. A part that could not be read keeps
 /// only the problem, as the typed credential does.
 #[derive(Serialize, Deserialize)]
@@ -90,7 +132,10 @@ impl CachedCredential {
     pub fn new(mut credential: WetixCredential) -> Self {
         keep_what_reconcile_reads(&mut credential);
         let reads = reads(&credential);
-        let summary = credential.status.as_ref().map(summary);
+        let summary = credential
+            .status
+            .as_ref()
+            .map(|s| KeptSummary::new(&summary(s)));
         let WetixCredential {
             mut metadata,
             spec,
@@ -153,6 +198,11 @@ impl CachedCredential {
 }
 
 impl Entry {
+    /// What the metrics publish; `None` before the first status.
+    pub fn summary(&self) -> Option<Summary> {
+        self.summary.as_ref().map(KeptSummary::summary)
+    }
+
     /// The credential `key` as a reconcile reads it. `None` only if the packed bytes were
     /// damaged, which nothing but a bug in this module could do.
     pub fn credential(&self, key: &Key) -> Option<WetixCredential> {
@@ -218,7 +268,7 @@ impl std::fmt::Debug for CachedCredential {
         f.debug_struct("CachedCredential")
             .field("namespace", &self.metadata.namespace)
             .field("name", &self.metadata.name)
-            .field("summary", &self.entry.summary)
+            .field("summary", &self.entry.summary())
             .field("packed_len", &self.entry.packed_len())
             .finish_non_exhaustive()
     }
@@ -227,7 +277,7 @@ impl std::fmt::Debug for CachedCredential {
 impl std::fmt::Debug for Entry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Entry")
-            .field("summary", &self.summary)
+            .field("summary", &self.summary())
             .field("packed_len", &self.packed_len())
             .finish_non_exhaustive()
     }

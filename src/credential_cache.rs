@@ -115,7 +115,7 @@ impl CredentialCache {
         state
             .entries
             .range((from, Unbounded))
-            .filter_map(|(key, entry)| Some((key.clone(), entry.summary?)))
+            .filter_map(|(key, entry)| Some((key.clone(), entry.summary()?)))
             .take(count)
             .collect()
     }

@@ -168,8 +168,25 @@ fn the_summary_is_what_the_metrics_publish() {
         status.conditions[0].status = "False".into();
         status.next_refresh_time = Some(Time(at("2026-12-03T11:08:09Z")));
     }
+    // Times as a hostile or a future status may carry them: before 1970, to the nanosecond,
+    // absent.
+    let mut odd = issued();
+    if let Some(status) = odd.status.as_mut() {
+        status.access_token_expires_at = Some(Time(at("1969-12-31T23:59:58.5Z")));
+        status.refresh_token_expires_at = None;
+        status.next_refresh_time = Some(Time(at("2027-01-12T19:03:09.123456789Z")));
+    }
     let cases = [
         (credential(), None),
+        (
+            odd,
+            Some(Summary {
+                access_token_expires_at: Some(at("1969-12-31T23:59:58.5Z")),
+                refresh_token_expires_at: None,
+                next_refresh_time: Some(at("2027-01-12T19:03:09.123456789Z")),
+                ready: true,
+            }),
+        ),
         (
             issued(),
             Some(Summary {
@@ -190,7 +207,7 @@ fn the_summary_is_what_the_metrics_publish() {
         ),
     ];
     for (read, expected) in cases {
-        assert_eq!(CachedCredential::new(read).entry.summary, expected);
+        assert_eq!(CachedCredential::new(read).entry.summary(), expected);
     }
 }
 

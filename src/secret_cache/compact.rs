@@ -201,6 +201,20 @@ mod tests {
     }
 
     #[test]
+    fn a_token_with_a_part_too_long_for_its_length_is_kept_as_it_is() {
+        // WeTix's answer is hostile input: a part that decodes to more than 65,535 bytes.
+        let long = "A".repeat(87_384);
+        for (s, form) in [
+            (format!("{long}.AAAA"), TEXT),
+            (long[4..].to_owned(), BASE64URL),
+        ] {
+            let kept = packed(&s);
+            assert_eq!(kept[0], form, "{} characters", s.len());
+            assert_eq!(unpack(&kept).as_deref(), Some(s.as_str()));
+        }
+    }
+
+    #[test]
     fn bytes_not_written_by_pack_unpack_to_nothing() {
         for bytes in [
             &[][..],
